@@ -93,7 +93,7 @@ func (e *Extent) appendableLocked() error {
 	case e.sealed || e.sealing:
 		return fmt.Errorf("append to extent %d: %w", e.ID(), ErrSealed)
 	case e.failErr != nil:
-		return fmt.Errorf("append to extent %d: %w: %v", e.ID(), ErrFailed, e.failErr)
+		return fmt.Errorf("append to extent %d: %w: %w", e.ID(), ErrFailed, e.failErr)
 	}
 	return nil
 }
@@ -131,6 +131,10 @@ func (e *Extent) assignOffsetsLocked(batch []*appendRequest, start uint64) (uint
 	var iov [][]byte
 	var accepted []*appendRequest
 	for _, req := range batch {
+		if e.failErr != nil { // queued before an earlier batch failed
+			req.err = fmt.Errorf("append to extent %d: %w: %w", e.ID(), ErrFailed, e.failErr)
+			continue
+		}
 		if req.hasExpected && req.expected != end {
 			req.err = &OffsetMismatchError{ExtentID: e.ID(), Expected: req.expected, End: end}
 			continue
@@ -200,7 +204,7 @@ func (e *Extent) finishWriteLocked(accepted []*appendRequest, start, end uint64,
 	e.discardFailedBatch(start)
 	for _, req := range accepted {
 		req.offsets = nil
-		req.err = fmt.Errorf("append to extent %d: %w: %v", e.ID(), ErrFailed, err)
+		req.err = fmt.Errorf("append to extent %d: %w: %w", e.ID(), ErrFailed, err)
 	}
 }
 

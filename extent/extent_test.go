@@ -526,3 +526,40 @@ func waitQueued(e *Extent, n int) {
 		runtime.Gosched()
 	}
 }
+
+// TestAppendQueuedBehindFailedSyncFails: requests that queued while a
+// batch's fdatasync failed must not be written after it (the kernel may
+// have dropped the failed pages); they fail with ErrFailed.
+func TestAppendQueuedBehindFailedSyncFails(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := vfs.NewErrorFS(mem, -1)
+	cfg := memConfig(mem)
+	cfg.FS = efs
+	e, err := Create("q", 1, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Append(Block{Payload: []byte("acked")}); err != nil {
+		t.Fatal(err)
+	}
+	// The next batch is WritevAt (op n) and Datasync (op n+1). Before the
+	// Datasync runs, queue another append behind it; then fail the sync.
+	queued := make(chan error, 1)
+	efs.SetBeforeOp(func(op string, idx int64) {
+		if op != "Datasync" {
+			return
+		}
+		efs.SetBeforeOp(nil)
+		go func() { _, err := e.Append(Block{Payload: []byte("queued")}); queued <- err }()
+		waitQueued(e, 1)
+	})
+	efs.SetFailAt(efs.Ops() + 1)
+	if _, err := e.Append(Block{Payload: []byte("lost")}); !errors.Is(err, vfs.ErrInjected) || !errors.Is(err, ErrFailed) {
+		t.Fatalf("append whose sync failed: %v", err)
+	}
+	if err := <-queued; !errors.Is(err, ErrFailed) {
+		t.Fatalf("append queued behind the failure: %v", err)
+	}
+	assertBlocks(t, e, []Block{{Payload: []byte("acked")}})
+}

@@ -20,7 +20,7 @@ import (
 // ErrorFS is safe for concurrent use.
 type ErrorFS struct {
 	inner    FS
-	failAt   int64
+	failAt   atomic.Int64
 	ops      atomic.Int64
 	injected atomic.Bool
 	partial  atomic.Bool
@@ -32,8 +32,13 @@ var _ FS = (*ErrorFS)(nil)
 // NewErrorFS wraps inner and fails operation number failAt (counting from
 // 0); failAt < 0 never fails.
 func NewErrorFS(inner FS, failAt int64) *ErrorFS {
-	return &ErrorFS{inner: inner, failAt: failAt}
+	e := &ErrorFS{inner: inner}
+	e.failAt.Store(failAt)
+	return e
 }
+
+// SetFailAt changes which operation fails; < 0 means none.
+func (e *ErrorFS) SetFailAt(index int64) { e.failAt.Store(index) }
 
 // Ops returns the number of operations counted so far.
 func (e *ErrorFS) Ops() int64 { return e.ops.Load() }
@@ -62,7 +67,7 @@ func (e *ErrorFS) step(op, path string) error {
 	if hook := e.beforeOp.Load(); hook != nil {
 		(*hook)(op, index)
 	}
-	if index != e.failAt {
+	if index != e.failAt.Load() {
 		return nil
 	}
 	e.injected.Store(true)
