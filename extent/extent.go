@@ -46,7 +46,7 @@ type Extent struct {
 	sealed     bool             // guarded by mu
 	failErr    error            // first write/sync failure; guarded by mu
 	allocEnd   uint64           // end of preallocated space; only the batch leader touches it
-	boundaries boundaryIndex    // guarded by mu
+	boundaries boundaryIndex    // has its own lock
 
 	recovered *TornTailError // what Open cut off, if anything
 }
@@ -172,6 +172,12 @@ func (e *Extent) openSealed(sealedLen, size uint64) error {
 		return &CorruptionError{ExtentID: id, Offset: size, Err: fmt.Errorf("sealed at %d but the file has %d bytes", sealedLen, size)}
 	}
 	if size > sealedLen {
+		// A crash between the seal's truncate and xattr leaves a longer
+		// file; the xattr then names a block boundary. Anything else is
+		// damage, and cutting there would destroy blocks.
+		if ok, err := e.isBoundary(sealedLen, size); err != nil || !ok {
+			return &CorruptionError{ExtentID: id, Offset: sealedLen, Err: fmt.Errorf("sealed length %d is not a block boundary of the %d-byte file (%v)", sealedLen, size, err)}
+		}
 		e.lg.Warn("cutting sealed extent back to its sealed length", zap.Uint64("extent", id), zap.Uint64("size", size), zap.Uint64("sealed-length", sealedLen))
 		if err := e.f.Truncate(int64(sealedLen)); err != nil {
 			return fmt.Errorf("open extent %d: %w", id, err)

@@ -34,6 +34,9 @@ func (e *Extent) Read(offset uint64, buf []byte) ([]BlockAt, uint64, error) {
 	if offset == end {
 		return nil, offset, nil
 	}
+	if err := e.checkReadOffset(offset, end); err != nil {
+		return nil, offset, err
+	}
 	chunk := buf[:min(uint64(len(buf)), end-offset)]
 	if len(chunk) < BlockHeaderSize {
 		chunk = make([]byte, BlockHeaderSize)
@@ -41,7 +44,33 @@ func (e *Extent) Read(offset uint64, buf []byte) ([]BlockAt, uint64, error) {
 	if err := e.readAt(chunk, offset); err != nil {
 		return nil, offset, err
 	}
-	return e.decodeChunk(chunk, offset, end)
+	blocks, next, err := e.decodeChunk(chunk, offset, end)
+	if err == nil {
+		e.boundaries.remember(next)
+	}
+	return blocks, next, err
+}
+
+// checkReadOffset makes sure a block starts at offset, so that bytes inside
+// a payload that look like a block are never returned as one. Offsets this
+// extent handed out recently are trusted; others are checked by hopping
+// over headers from the nearest checkpoint.
+func (e *Extent) checkReadOffset(offset, end uint64) error {
+	if offset == ExtentHeaderSize || e.boundaries.known(offset) {
+		return nil
+	}
+	ok, err := e.isBoundary(offset, end)
+	var corrupt *CorruptionError
+	switch {
+	case errors.As(err, &corrupt):
+		return corrupt
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("read extent %d at %d: %w", e.ID(), offset, ErrBadOffset)
+	}
+	e.boundaries.remember(offset)
+	return nil
 }
 
 // decodeChunk decodes the blocks that lie wholly in chunk, which holds the
@@ -59,7 +88,7 @@ func (e *Extent) decodeChunk(chunk []byte, offset, end uint64) ([]BlockAt, uint6
 			if len(blocks) > 0 {
 				return blocks, pos, nil // report it on the next call
 			}
-			return nil, offset, e.badBlock(pos, end, err)
+			return nil, offset, e.badBlock(pos, err)
 		}
 		if h.size() > uint64(len(rest)) {
 			if len(blocks) > 0 {
@@ -72,7 +101,7 @@ func (e *Extent) decodeChunk(chunk []byte, offset, end uint64) ([]BlockAt, uint6
 			if len(blocks) > 0 {
 				return blocks, pos, nil
 			}
-			return nil, offset, e.badBlock(pos, end, err)
+			return nil, offset, e.badBlock(pos, err)
 		}
 		blocks = append(blocks, BlockAt{Offset: pos, Block: b})
 		pos += size
@@ -89,24 +118,13 @@ func (e *Extent) readLargeBlock(h blockHeader, pos, end uint64) ([]BlockAt, uint
 	}
 	b, size, err := verifyBlock(h, whole)
 	if err != nil {
-		return nil, pos, e.badBlock(pos, end, err)
+		return nil, pos, e.badBlock(pos, err)
 	}
 	return []BlockAt{{Offset: pos, Block: b}}, pos + size, nil
 }
 
-// badBlock tells a wrong read offset (ErrBadOffset) from a damaged block
-// (*CorruptionError) at pos.
-func (e *Extent) badBlock(pos, end uint64, cause error) error {
-	ok, err := e.isBoundary(pos, end)
-	var corrupt *CorruptionError
-	switch {
-	case errors.As(err, &corrupt):
-		return corrupt
-	case err != nil:
-		return fmt.Errorf("read extent %d at %d: %w", e.ID(), pos, err)
-	case !ok:
-		return fmt.Errorf("read extent %d at %d: %w", e.ID(), pos, ErrBadOffset)
-	}
+// badBlock reports a damaged block at pos, a known block boundary.
+func (e *Extent) badBlock(pos uint64, cause error) error {
 	return &CorruptionError{ExtentID: e.ID(), Offset: pos, Err: cause}
 }
 

@@ -82,9 +82,7 @@ func (e *Extent) checkSealLength(length uint64) error {
 // the sealing goroutine runs it; appends are held off.
 func (e *Extent) writeSeal(length uint64) error {
 	e.durableEnd.Store(length) // readers stop at the new end before it is cut
-	e.mu.Lock()
 	e.boundaries.truncate(length)
-	e.mu.Unlock()
 	if err := e.f.Truncate(int64(length)); err != nil {
 		return err
 	}
