@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-unit lint fmt bench bench-extent fuzz clean
+.PHONY: all build run test test-unit lint fmt bench bench-extent fuzz proto verify-proto clean
 
 all: build
 
@@ -47,6 +47,14 @@ bench-extent:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./extent/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./extent/
+
+## proto: regenerate proto/*.pb.go (protoc from Debian, plugins pinned in go.mod)
+proto:
+	bash scripts/genproto.sh
+
+## verify-proto: regenerate and fail if the committed code differs
+verify-proto: proto
+	git diff --exit-code -- proto/
 
 clean:
 	rm -rf $(BIN) ./data/run ./data/bench

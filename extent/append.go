@@ -42,27 +42,58 @@ func (e *Extent) AppendAt(expectedOffset uint64, blocks ...Block) ([]uint64, err
 }
 
 func (e *Extent) append(blocks []Block, expected uint64, hasExpected bool) ([]uint64, error) {
+	return e.submit(blocks, expected, hasExpected).Wait()
+}
+
+// PendingAppend is an append queued by SubmitAt. Wait returns its result.
+type PendingAppend struct {
+	e    *Extent
+	req  *appendRequest
+	lead bool  // this append found no leader: its Wait leads the next batch
+	err  error // refused before it was queued
+}
+
+// SubmitAt queues an AppendAt and returns without waiting for it, so that a
+// caller can keep several appends in flight: appends submitted one after
+// another by one goroutine are queued, and land, in that order. The caller
+// must call Wait, from any goroutine, without delay: the queue may wait
+// for it.
+func (e *Extent) SubmitAt(expectedOffset uint64, blocks ...Block) *PendingAppend {
+	return e.submit(blocks, expectedOffset, true)
+}
+
+func (e *Extent) submit(blocks []Block, expected uint64, hasExpected bool) *PendingAppend {
 	req, err := newAppendRequest(blocks, expected, hasExpected)
 	if err != nil {
-		return nil, fmt.Errorf("append to extent %d: %w", e.ID(), err)
+		return &PendingAppend{err: fmt.Errorf("append to extent %d: %w", e.ID(), err)}
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := e.appendableLocked(); err != nil {
-		e.mu.Unlock()
-		return nil, err
+		return &PendingAppend{err: err}
 	}
 	e.pending = append(e.pending, req)
-	if e.writing {
-		e.mu.Unlock()
-		if done := <-req.wake; done {
-			return req.offsets, req.err
-		}
-		e.mu.Lock() // promoted: lead the next batch, which holds req
-	}
+	p := &PendingAppend{e: e, req: req, lead: !e.writing}
 	e.writing = true
-	e.leadBatch()
-	e.mu.Unlock()
-	return req.offsets, req.err
+	return p
+}
+
+// Wait returns the offsets of the append's blocks once they are durable,
+// or why they were not written.
+func (p *PendingAppend) Wait() ([]uint64, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if !p.lead {
+		if done := <-p.req.wake; done {
+			return p.req.offsets, p.req.err
+		}
+		// promoted: lead the next batch, which holds req
+	}
+	p.e.mu.Lock()
+	p.e.leadBatch()
+	p.e.mu.Unlock()
+	return p.req.offsets, p.req.err
 }
 
 // newAppendRequest validates blocks and encodes their headers (checksums

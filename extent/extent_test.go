@@ -563,3 +563,47 @@ func TestAppendQueuedBehindFailedSyncFails(t *testing.T) {
 	}
 	assertBlocks(t, e, []Block{{Payload: []byte("acked")}})
 }
+
+// TestSubmitAtPipelines: appends submitted back to back, before any is
+// durable, land in submission order at their expected offsets; a wrong
+// expected offset fails alone and is not written.
+func TestSubmitAtPipelines(t *testing.T) {
+	e := newMemExtent(t)
+	var pending []*PendingAppend
+	var want []Block
+	next := uint64(ExtentHeaderSize)
+	for i := range 20 {
+		b := Block{Payload: bytes.Repeat([]byte{byte(i)}, 100*i+1)}
+		pending = append(pending, e.SubmitAt(next, b))
+		want = append(want, b)
+		next += BlockSize(len(b.Payload))
+	}
+	wrong := e.SubmitAt(ExtentHeaderSize, Block{Payload: []byte("stale")})
+	results := make(chan error, len(pending))
+	for i, p := range pending {
+		go func() {
+			offs, err := p.Wait()
+			if err == nil && offs[0] != pendingOffset(want, i) {
+				err = fmt.Errorf("append %d landed at %d", i, offs[0])
+			}
+			results <- err
+		}()
+	}
+	for range pending {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := wrong.Wait(); !errors.Is(err, ErrOffsetMismatch) {
+		t.Fatalf("stale submit: %v", err)
+	}
+	assertBlocks(t, e, want)
+}
+
+func pendingOffset(blocks []Block, i int) uint64 {
+	off := uint64(ExtentHeaderSize)
+	for _, b := range blocks[:i] {
+		off += BlockSize(len(b.Payload))
+	}
+	return off
+}

@@ -22,12 +22,20 @@ type BlockAt struct {
 // checksum fails is a *CorruptionError; blocks before it are returned
 // first, and the next Read at its offset reports it.
 func (e *Extent) Read(offset uint64, buf []byte) ([]BlockAt, uint64, error) {
+	return e.ReadBefore(offset, e.durableEnd.Load(), buf)
+}
+
+// ReadBefore is Read that also stops at limit, a block boundary: the
+// extent-node passes its acked end, so that readers never see blocks the
+// other replicas may lack. A limit past the commit length means the commit
+// length.
+func (e *Extent) ReadBefore(offset, limit uint64, buf []byte) ([]BlockAt, uint64, error) {
 	e.fileMu.RLock()
 	defer e.fileMu.RUnlock()
 	if e.closed.Load() {
 		return nil, offset, ErrClosed
 	}
-	end := e.durableEnd.Load()
+	end := min(limit, e.durableEnd.Load())
 	if offset < ExtentHeaderSize || offset%BlockHeaderSize != 0 || offset > end {
 		return nil, offset, fmt.Errorf("read extent %d at %d (commit length %d): %w", e.ID(), offset, end, ErrBadOffset)
 	}
