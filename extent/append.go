@@ -198,7 +198,11 @@ func (e *Extent) writeAndSync(iov [][]byte, start, end uint64) error {
 	}
 	began := time.Now()
 	err := e.f.Datasync()
-	if took := time.Since(began); e.cfg.SlowSync > 0 && took > e.cfg.SlowSync {
+	took := time.Since(began)
+	if e.cfg.SyncObserver != nil {
+		e.cfg.SyncObserver(took)
+	}
+	if e.cfg.SlowSync > 0 && took > e.cfg.SlowSync {
 		e.lg.Warn("slow fdatasync", zap.Uint64("extent", e.ID()), zap.Duration("took", took))
 	}
 	return err

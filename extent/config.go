@@ -24,6 +24,9 @@ type Config struct {
 	PreallocateStep uint64
 	// SlowSync is the fdatasync duration above which a warning is logged.
 	SlowSync time.Duration
+	// SyncObserver, if set, is told how long each fdatasync of a batch
+	// took (for metrics).
+	SyncObserver func(time.Duration)
 	// UnsafeNoSyncForBenchmarks skips fdatasync: appends are NOT durable
 	// when they return. For measuring the engine without the disk only.
 	UnsafeNoSyncForBenchmarks bool

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/extent"
+)
+
+// Config is an extent-node's configuration; cmd/extent-node fills it from
+// flags.
+type Config struct {
+	// Listen is the gRPC address (127.0.0.1:4001). Peers and clients reach
+	// the node there, so it is also the address the node is known by.
+	Listen string
+	// HTTP serves /metrics (127.0.0.1:4101); empty disables it.
+	HTTP string
+	// StreamManagers are the stream managers' addresses.
+	StreamManagers []string
+	// Disks are the directories extents live in; at least one.
+	Disks []string
+	// ReplicaTimeout bounds each ReplicateBlocks call to a secondary.
+	ReplicaTimeout time.Duration
+	// MaxInflightBatches is how many replicated batches per extent the
+	// primary keeps in flight, so that one slow fsync does not idle the
+	// network.
+	MaxInflightBatches int
+	// MaxBatchBytes caps one batch (at least one client append is taken).
+	MaxBatchBytes uint64
+	// Extent configures the extent engine (max extent size, ...).
+	Extent extent.Config
+	// Conn configures connections to peer nodes.
+	Conn conn.Config
+	// Logger; nil logs nothing.
+	Logger *zap.Logger
+}
+
+// DefaultConfig returns the defaults of the command-line contract.
+func DefaultConfig() Config {
+	return Config{
+		Listen:             "127.0.0.1:4001",
+		HTTP:               "127.0.0.1:4101",
+		StreamManagers:     []string{"127.0.0.1:3401"},
+		Disks:              []string{"./data/node1"},
+		ReplicaTimeout:     5 * time.Second,
+		MaxInflightBatches: 4,
+		MaxBatchBytes:      16 << 20,
+		Extent:             extent.DefaultConfig(),
+		Conn:               conn.DefaultConfig(),
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if c.HTTP != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+			errs = append(errs, fmt.Errorf("http address %q: %w", c.HTTP, err))
+		}
+	}
+	if len(c.Disks) == 0 {
+		errs = append(errs, errors.New("no disks"))
+	}
+	if c.ReplicaTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))
+	}
+	if c.MaxInflightBatches < 1 {
+		errs = append(errs, fmt.Errorf("max in-flight batches %d must be at least 1", c.MaxInflightBatches))
+	}
+	// A batch of several appends travels as one ReplicateBlocks message;
+	// a single append larger than the cap goes alone and already fit in
+	// its own AppendBlocks message.
+	if c.MaxBatchBytes == 0 || c.MaxBatchBytes > conn.MaxMessageSize/2 {
+		errs = append(errs, fmt.Errorf("max batch bytes %d must be between 1 and %d", c.MaxBatchBytes, conn.MaxMessageSize/2))
+	}
+	if err := c.Extent.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Conn.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("node config: %w", err)
+	}
+	return nil
+}
