@@ -19,6 +19,7 @@ var (
 	ErrNotFound      = errors.New("node: no such extent")
 	ErrExists        = errors.New("node: extent exists with other contents or replicas")
 	ErrNotPrimary    = errors.New("node: not the primary of this unsealed extent")
+	ErrFenced        = errors.New("node: extent is being sealed; it takes no more appends")
 	ErrRecovering    = errors.New("node: unsealed extent from before a restart; it takes no appends and serves no reads until it is sealed")
 	ErrReplicaFailed = errors.New("node: a replica failed; the extent takes no more appends until it is sealed")
 	ErrBadRequest    = errors.New("node: bad request")
@@ -43,6 +44,7 @@ var codeTable = []struct {
 	{extent.ErrOffsetMismatch, codes.Aborted, "offset-mismatch"},
 	{extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"},
 	{extent.ErrSealed, codes.FailedPrecondition, "sealed"},
+	{ErrFenced, codes.FailedPrecondition, "sealing"},
 	{ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"},
 	{extent.ErrFailed, codes.FailedPrecondition, "failed"},
 	{ErrNotPrimary, codes.FailedPrecondition, "not-primary"},

@@ -186,7 +186,9 @@ func (r *replica) finishBatch(deps *primaryDeps, b *batch, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b.err, b.finished = err, true
-	if err != nil && r.failure == nil {
+	if errors.Is(err, ErrFenced) || errors.Is(err, extent.ErrSealed) {
+		r.fenced = true // a replica is being sealed: so is the extent
+	} else if err != nil && r.failure == nil {
 		r.failure = err
 		r.disk.noteError(err)
 	}
@@ -196,8 +198,8 @@ func (r *replica) finishBatch(deps *primaryDeps, b *batch, err error) {
 		p.inflight = p.inflight[1:]
 		r.completeLocked(head)
 	}
-	if r.failure != nil {
-		p.failQueuedLocked(fmt.Errorf("extent %d: %w: %w", r.id, ErrReplicaFailed, r.failure))
+	if err := r.closedForAppendsLocked(); err != nil {
+		p.failQueuedLocked(err)
 	} else {
 		r.startBatchesLocked(deps)
 	}
@@ -210,13 +212,21 @@ func (r *replica) finishBatch(deps *primaryDeps, b *batch, err error) {
 func (r *replica) completeLocked(b *batch) {
 	var err error
 	switch {
+	case r.sealed && b.end > r.ackedEnd:
+		err = fmt.Errorf("extent %d: %w before the batch was acknowledged", r.id, extent.ErrSealed)
+	case !r.sealed && (r.fenced || r.sealing):
+		// The seal's length was (or is being) collected; acknowledging
+		// now could promise a block the seal cuts. A secondary that was
+		// fenced first fails the batch too; the seal is the reason.
+		err = fmt.Errorf("extent %d: %w before the batch was acknowledged", r.id, ErrFenced)
 	case r.pipeline.headFailed:
 		err = fmt.Errorf("extent %d: %w: an earlier batch failed", r.id, ErrReplicaFailed)
 	case b.err != nil:
 		r.pipeline.headFailed = true
 		err = fmt.Errorf("extent %d: %w: %w", r.id, ErrReplicaFailed, b.err)
-	case r.sealed && b.end > r.ackedEnd:
-		err = fmt.Errorf("extent %d: %w before the batch was acknowledged", r.id, extent.ErrSealed)
+	}
+	if b.err != nil {
+		r.pipeline.headFailed = true
 	}
 	if err == nil && !r.sealed {
 		r.ackedEnd = b.end

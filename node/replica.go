@@ -34,6 +34,11 @@ type replica struct {
 	assignedEnd uint64 // guarded by mu
 	sealed      bool   // guarded by mu
 	sealing     bool   // guarded by mu
+	// fenced: a fencing CommitLength was answered; appends stop, and
+	// appends in flight are answered with an error even if they land,
+	// so that no block is acknowledged past the lengths the stream
+	// manager collects for the seal.
+	fenced bool // guarded by mu
 	// failure is the first replication or write error; appends stop.
 	failure error // guarded by mu
 	// changed is closed and replaced whenever ackedEnd, assignedEnd or
@@ -80,8 +85,10 @@ func (r *replica) isPrimaryLocked() bool { return !r.recovering && r.set != nil 
 // sealedErrLocked says why no more appends land, if so.
 func (r *replica) closedForAppendsLocked() error {
 	switch {
-	case r.sealed || r.sealing:
+	case r.sealed:
 		return fmt.Errorf("extent %d: %w", r.id, extent.ErrSealed)
+	case r.sealing || r.fenced:
+		return fmt.Errorf("extent %d: %w", r.id, ErrFenced)
 	case r.recovering:
 		return fmt.Errorf("extent %d: %w", r.id, ErrRecovering)
 	case r.failure != nil:
@@ -128,7 +135,27 @@ func (r *replica) replicate(ctx context.Context, offset uint64, blocks []extent.
 		r.fail(err)
 		return 0, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fenced || r.sealing || r.sealed {
+		// Landed, but a seal is deciding the length: the primary must
+		// not count this call as durable here.
+		return 0, fmt.Errorf("extent %d: %w", r.id, ErrFenced)
+	}
 	return end, nil
+}
+
+// fence stops appends for a coming seal and returns the commit length
+// and sealed state; see the fenced field.
+func (r *replica) fence() (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.sealed && !r.fenced {
+		r.fenced = true
+		r.pipeline.failQueuedLocked(fmt.Errorf("extent %d: %w", r.id, ErrFenced))
+		r.notifyLocked()
+	}
+	return r.ext.Sealed()
 }
 
 // fail records the first failure and stops appends.
@@ -181,7 +208,7 @@ func (r *replica) waitReadable(ctx context.Context, offset uint64) (uint64, bool
 func (r *replica) seal(length uint64) error {
 	r.mu.Lock()
 	r.sealing = true
-	r.pipeline.failQueuedLocked(fmt.Errorf("extent %d: %w", r.id, extent.ErrSealed))
+	r.pipeline.failQueuedLocked(fmt.Errorf("extent %d: %w", r.id, ErrFenced))
 	r.notifyLocked()
 	r.mu.Unlock()
 

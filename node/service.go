@@ -160,6 +160,9 @@ func (s *service) CommitLength(ctx context.Context, req *clogspb.CommitLengthReq
 		return nil, ToStatus(err, req.GetExtentId())
 	}
 	length, sealed := r.ext.Sealed()
+	if req.GetFence() {
+		length, sealed = r.fence()
+	}
 	return &clogspb.CommitLengthResponse{Length: length, Sealed: sealed}, nil
 }
 

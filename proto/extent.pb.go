@@ -661,8 +661,13 @@ func (*AllocExtentResponse) Descriptor() ([]byte, []int) {
 }
 
 type CommitLengthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ExtentId      uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	// Fence first: the replica stops taking appends, and an append not yet
+	// answered is answered with an error, so that no block is acknowledged
+	// after this answer. The stream manager fences before it seals; the
+	// length returned is then at least the end of every acknowledged block.
+	Fence         bool `protobuf:"varint,2,opt,name=fence,proto3" json:"fence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -702,6 +707,13 @@ func (x *CommitLengthRequest) GetExtentId() uint64 {
 		return x.ExtentId
 	}
 	return 0
+}
+
+func (x *CommitLengthRequest) GetFence() bool {
+	if x != nil {
+		return x.Fence
+	}
+	return false
 }
 
 type CommitLengthResponse struct {
@@ -1217,9 +1229,10 @@ const file_extent_proto_rawDesc = "" +
 	"\breplicas\x18\x02 \x03(\v2\x11.clogs.v1.ReplicaR\breplicas\x12\x1d\n" +
 	"\n" +
 	"self_index\x18\x03 \x01(\rR\tselfIndex\"\x15\n" +
-	"\x13AllocExtentResponse\"2\n" +
+	"\x13AllocExtentResponse\"H\n" +
 	"\x13CommitLengthRequest\x12\x1b\n" +
-	"\textent_id\x18\x01 \x01(\x04R\bextentId\"F\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
+	"\x05fence\x18\x02 \x01(\bR\x05fence\"F\n" +
 	"\x14CommitLengthResponse\x12\x16\n" +
 	"\x06length\x18\x01 \x01(\x04R\x06length\x12\x16\n" +
 	"\x06sealed\x18\x02 \x01(\bR\x06sealed\"B\n" +
