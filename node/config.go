@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +69,19 @@ func (c Config) Validate() error {
 	}
 	if len(c.Disks) == 0 {
 		errs = append(errs, errors.New("no disks"))
+	}
+	seen := map[string]bool{}
+	for _, d := range c.Disks {
+		clean := filepath.Clean(d)
+		if seen[clean] {
+			errs = append(errs, fmt.Errorf("disk %s given twice", d))
+		}
+		seen[clean] = true
+	}
+	for _, sm := range c.StreamManagers {
+		if _, _, err := net.SplitHostPort(sm); err != nil {
+			errs = append(errs, fmt.Errorf("stream manager address %q: %w", sm, err))
+		}
 	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))

@@ -34,6 +34,9 @@ var codeTable = []struct {
 	code   codes.Code
 	reason string
 }{
+	// First: a replica's failure wraps that replica's own error (not
+	// found, sealed, ...), which is not this node's answer.
+	{ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"},
 	{ErrBadRequest, codes.InvalidArgument, "bad-request"},
 	{extent.ErrBlockSize, codes.InvalidArgument, "bad-block-size"},
 	{extent.ErrUserDataSize, codes.InvalidArgument, "bad-user-data-size"},
@@ -45,7 +48,6 @@ var codeTable = []struct {
 	{extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"},
 	{extent.ErrSealed, codes.FailedPrecondition, "sealed"},
 	{ErrFenced, codes.FailedPrecondition, "sealing"},
-	{ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"},
 	{extent.ErrFailed, codes.FailedPrecondition, "failed"},
 	{ErrNotPrimary, codes.FailedPrecondition, "not-primary"},
 	{ErrRecovering, codes.FailedPrecondition, "recovering"},

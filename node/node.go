@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,8 @@ type Node struct {
 	deps    *primaryDeps
 
 	mu       sync.RWMutex
-	replicas map[uint64]*replica // guarded by mu
-	damaged  map[uint64]error    // extents that failed to open; guarded by mu
+	replicas map[uint64]*replica      // guarded by mu
+	damaged  map[uint64]damagedExtent // extents that failed to open; guarded by mu
 
 	shuttingDown atomic.Bool
 	grpcServer   *grpc.Server
@@ -50,7 +51,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, lg: xlog.OrNop(cfg.Logger),
-		replicas: make(map[uint64]*replica), damaged: make(map[uint64]error),
+		replicas: make(map[uint64]*replica), damaged: make(map[uint64]damagedExtent),
 	}
 	n.metrics = newMetrics(n)
 	n.cfg.Extent.SyncObserver = n.metrics.observeSync
@@ -108,7 +109,7 @@ func (n *Node) loadExtent(d *disk, id uint64) {
 	}
 	if err != nil {
 		d.noteError(err)
-		n.damaged[id] = err
+		n.damaged[id] = damagedExtent{disk: d, err: err}
 		n.lg.Error("cannot open extent; left as it is for repair", zap.Uint64("extent", id), zap.String("disk", d.path), zap.Error(err))
 		return
 	}
@@ -134,7 +135,7 @@ func (n *Node) Start() error {
 	go n.grpcServer.Serve(lis)
 	if n.cfg.HTTP != "" {
 		if err := n.startHTTP(); err != nil {
-			n.grpcServer.Stop()
+			n.Stop()
 			return err
 		}
 	}
@@ -234,8 +235,8 @@ func (n *Node) replica(id uint64) (*replica, error) {
 	if r, ok := n.replicas[id]; ok {
 		return r, nil
 	}
-	if err, ok := n.damaged[id]; ok {
-		return nil, fmt.Errorf("extent %d: %w", id, err)
+	if damaged, ok := n.damaged[id]; ok {
+		return nil, fmt.Errorf("extent %d: %w", id, damaged.err)
 	}
 	return nil, fmt.Errorf("extent %d: %w", id, ErrNotFound)
 }
@@ -267,12 +268,24 @@ func (n *Node) alloc(id uint64, set []*clogspb.Replica, self int) error {
 	return nil
 }
 
-// remove deletes extent id from this node.
+// damagedExtent is an extent file that failed to open: it stays on its
+// disk, untouched, until it is repaired or deleted.
+type damagedExtent struct {
+	disk *disk
+	err  error
+}
+
+// remove deletes extent id from this node, damaged or not.
 func (n *Node) remove(id uint64) error {
 	n.mu.Lock()
 	r, ok := n.replicas[id]
 	delete(n.replicas, id)
+	damaged, isDamaged := n.damaged[id]
+	delete(n.damaged, id)
 	n.mu.Unlock()
+	if isDamaged {
+		return removeFile(damaged.disk, id)
+	}
 	if !ok {
 		return fmt.Errorf("extent %d: %w", id, ErrNotFound)
 	}
@@ -295,4 +308,13 @@ func (n *Node) sendReplicate(ctx context.Context, addr string, req *clogspb.Repl
 	}
 	_, err = clogspb.NewExtentServiceClient(cc).ReplicateBlocks(ctx, req)
 	return FromStatus(err)
+}
+
+// removeFile deletes an extent file that is not open, durably.
+func removeFile(d *disk, id uint64) error {
+	if err := os.Remove(d.extentPath(id)); err != nil {
+		d.noteError(err)
+		return fmt.Errorf("remove damaged extent %d: %w", id, err)
+	}
+	return syncDir(d.path)
 }

@@ -54,6 +54,7 @@ func newReplica(id uint64, ext *extent.Extent, d *disk) *replica {
 	length, sealed := ext.Sealed()
 	r.assignedEnd = length
 	r.sealed = sealed
+	r.ackedEnd = extent.ExtentHeaderSize // nothing is acked by this process yet
 	if sealed {
 		r.ackedEnd = length
 	}
@@ -113,8 +114,9 @@ func (r *replica) replicate(ctx context.Context, offset uint64, blocks []extent.
 	}
 	for r.assignedEnd < offset && r.closedForAppendsLocked() == nil {
 		if err := r.waitChangeLocked(ctx); err != nil {
+			have := r.assignedEnd
 			r.mu.Unlock()
-			return 0, fmt.Errorf("extent %d: waiting for the appends before offset %d (have %d): %w", r.id, offset, r.assignedEnd, err)
+			return 0, fmt.Errorf("extent %d: waiting for the appends before offset %d (have %d): %w", r.id, offset, have, err)
 		}
 	}
 	if err := r.closedForAppendsLocked(); err != nil {

@@ -83,12 +83,10 @@ func (s *service) ReadBlocks(req *clogspb.ReadBlocksRequest, stream clogspb.Exte
 // payload bytes sent. At least one message is sent on success, so that the
 // reader learns the end.
 func (s *service) streamBlocks(stream clogspb.ExtentService_ReadBlocksServer, r *replica, req *clogspb.ReadBlocksRequest) (uint64, error) {
-	ctx := stream.Context()
-	if req.GetWaitMs() > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.GetWaitMs())*time.Millisecond)
-		defer cancel()
-	}
+	// Without wait_ms the wait is over at once: a reader at the end hears
+	// "no blocks" right away.
+	ctx, cancel := context.WithTimeout(stream.Context(), time.Duration(req.GetWaitMs())*time.Millisecond)
+	defer cancel()
 	offset := req.GetOffset()
 	limit, sealed, err := r.waitReadable(ctx, offset)
 	if err != nil {

@@ -1,0 +1,291 @@
+// Command extent-node runs one clogs extent-node: it keeps extents on its
+// disks (--disk), serves the gRPC ExtentService (--listen) and Prometheus
+// metrics at /metrics (--http). What a node does lives in package node;
+// this command turns flags into a node.Config, starts the node and stops
+// it on a signal.
+//
+// SIGTERM or SIGINT shuts the node down: it stops taking requests, lets
+// in-flight ones finish for up to --shutdown-timeout, closes every extent
+// and exits 0. A second signal during shutdown exits at once, with 1.
+//
+// Exit codes: 0 after a clean shutdown; 1 when the node cannot start (bad
+// flags, an unusable disk, a port in use; one line on stderr says why),
+// when closing the extents at shutdown failed, or on a second signal.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/node"
+	"github.com/clogs-io/clogs/xlog"
+)
+
+// Exit codes; part of the command-line contract.
+const (
+	exitOK      = 0
+	exitFailure = 1
+)
+
+// defaultShutdownTimeout bounds a graceful shutdown.
+const defaultShutdownTimeout = 10 * time.Second
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); when it
+// is empty the module version and VCS revision from the build info are used.
+var version string
+
+// options are the command's flags.
+type options struct {
+	listen          string
+	http            string
+	streamManagers  []string
+	disks           []string
+	replicaTimeout  time.Duration
+	maxInflight     int
+	maxExtentSize   byteSize
+	compression     string
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+}
+
+func defaultOptions() *options {
+	cfg := node.DefaultConfig()
+	logCfg := xlog.DefaultConfig()
+	return &options{
+		listen:          cfg.Listen,
+		http:            cfg.HTTP,
+		streamManagers:  cfg.StreamManagers,
+		disks:           cfg.Disks,
+		replicaTimeout:  cfg.ReplicaTimeout,
+		maxInflight:     cfg.MaxInflightBatches,
+		maxExtentSize:   byteSize(cfg.Extent.MaxSize),
+		compression:     cfg.Conn.Compression,
+		logLevel:        logCfg.Level,
+		logFormat:       logCfg.Format,
+		shutdownTimeout: defaultShutdownTimeout,
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command with args and returns the exit code. An error
+// is printed once, on one line, to stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(stderr, "extent-node: %s\n", oneLine(err))
+		return exitFailure
+	}
+	return exitOK
+}
+
+// oneLine joins the lines of a multi-line error (errors.Join) with "; ".
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+func newRootCmd() *cobra.Command {
+	opts := defaultOptions()
+	cmd := &cobra.Command{
+		Use:   "extent-node",
+		Short: "Run a clogs extent-node",
+		Long: `extent-node keeps extents on its disks and serves them over gRPC (--listen):
+appends through the primary, replicated to two secondaries before they are
+acknowledged, reads, seals. Prometheus metrics are at http://<--http>/metrics.
+
+SIGTERM or SIGINT shuts it down gracefully (a second signal exits at once).
+Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
+		Version:       versionString(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.StringVar(&opts.listen, "listen", opts.listen, "gRPC address, host:port, for clients and peer nodes; also the address the node is known by")
+	f.StringVar(&opts.http, "http", opts.http, "metrics address, host:port, serving /metrics; empty disables it")
+	f.StringSliceVar(&opts.streamManagers, "sm", opts.streamManagers, "stream managers (registration arrives with the stream manager), comma-separated host:port list")
+	f.StringArrayVar(&opts.disks, "disk", opts.disks, "directory to keep extents in, created if missing; repeat for several disks")
+	f.DurationVar(&opts.replicaTimeout, "replica-timeout", opts.replicaTimeout, "how long the primary waits for a secondary to make a batch durable before failing the appends")
+	f.IntVar(&opts.maxInflight, "max-inflight-batches", opts.maxInflight, "replicated batches in flight per extent on the primary")
+	f.Var(&opts.maxExtentSize, "max-extent-size", "largest size of an extent, header included: bytes, or with a KiB, MiB, GiB or TiB suffix")
+	f.StringVar(&opts.compression, "compression", opts.compression, `compression of requests to peer nodes: "" (none) or `+conn.Snappy)
+	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
+	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
+	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", opts.shutdownTimeout, "how long in-flight requests may run on after SIGTERM before they are cut")
+	return cmd
+}
+
+// config builds the node's configuration from the flags and checks it.
+func (o *options) config(lg *zap.Logger) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	cfg.Listen = o.listen
+	cfg.HTTP = o.http
+	cfg.StreamManagers = o.streamManagers
+	cfg.Disks = o.disks
+	cfg.ReplicaTimeout = o.replicaTimeout
+	cfg.MaxInflightBatches = o.maxInflight
+	cfg.Extent.MaxSize = uint64(o.maxExtentSize)
+	cfg.Conn.Compression = o.compression
+	cfg.Conn.Logger = lg.Named("conn")
+	cfg.Logger = lg
+	errs := []error{checkStreamManagers(o.streamManagers), checkDisks(o.disks)}
+	if o.shutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %v must be positive", o.shutdownTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// checkStreamManagers checks the --sm addresses; node.Config.Validate does
+// not look at them yet.
+func checkStreamManagers(addrs []string) error {
+	for _, addr := range addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("--sm address %q: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// checkDisks refuses empty and repeated --disk paths: the same directory
+// given twice would be counted as two disks.
+func checkDisks(disks []string) error {
+	seen := make(map[string]bool, len(disks))
+	for _, d := range disks {
+		if d == "" {
+			return errors.New("--disk: empty path")
+		}
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return fmt.Errorf("--disk %s: %w", d, err)
+		}
+		if seen[abs] {
+			return fmt.Errorf("--disk %s given twice", d)
+		}
+		seen[abs] = true
+	}
+	return nil
+}
+
+// serve runs the node until a signal, then shuts it down.
+func serve(o *options) error {
+	lg, err := xlog.New(xlog.Config{Level: o.logLevel, Format: o.logFormat})
+	if err != nil {
+		return err
+	}
+	defer lg.Sync() // stderr may not support fsync; nothing to do about it
+	cfg, err := o.config(lg)
+	if err != nil {
+		return err
+	}
+	// Signals are caught from here on, so that one arriving while the
+	// disks are scanned still shuts down cleanly once the node is up.
+	stop, release := watchSignals(lg)
+	defer release()
+
+	lg.Info("extent-node starting", zap.String("version", versionString()), zap.Int("pid", os.Getpid()),
+		zap.Strings("disks", cfg.Disks), zap.Strings("stream-managers", cfg.StreamManagers))
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		closeUnstarted(n, o.shutdownTimeout)
+		return err
+	}
+	sig := <-stop
+	lg.Info("shutting down", zap.Stringer("signal", sig), zap.Duration("timeout", o.shutdownTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	began := time.Now()
+	if err := n.Shutdown(ctx); err != nil {
+		lg.Error("shutdown failed", zap.Error(err))
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	lg.Info("extent-node stopped", zap.Duration("took", time.Since(began)))
+	return nil
+}
+
+// closeUnstarted closes the extents of a node whose Start failed, so that
+// their files are closed cleanly before the process exits.
+func closeUnstarted(n *node.Node, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	n.Shutdown(ctx) // the start error is the one to report
+}
+
+// watchSignals returns a channel that receives the first SIGTERM or
+// SIGINT. A second one exits the process at once with exitFailure.
+// release stops watching.
+func watchSignals(lg *zap.Logger) (stop <-chan os.Signal, release func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	first := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			first <- sig
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			lg.Warn("second signal; exiting at once", zap.Stringer("signal", sig))
+			lg.Sync() // exiting anyway
+			os.Exit(exitFailure)
+		case <-done:
+		}
+	}()
+	return first, func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// versionString is the version --version prints.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}
