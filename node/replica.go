@@ -209,6 +209,10 @@ func (r *replica) waitReadable(ctx context.Context, offset uint64) (uint64, bool
 // seal seals the local file at length and stops appends.
 func (r *replica) seal(length uint64) error {
 	r.mu.Lock()
+	if end := r.ext.CommitLength(); length > end && !r.sealed {
+		r.mu.Unlock() // refused without stopping appends
+		return fmt.Errorf("extent %d: %w: %d is beyond the commit length %d", r.id, extent.ErrBadSealLength, length, end)
+	}
 	r.sealing = true
 	r.pipeline.failQueuedLocked(fmt.Errorf("extent %d: %w", r.id, ErrFenced))
 	r.notifyLocked()

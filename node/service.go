@@ -281,8 +281,8 @@ func validateAlloc(req *clogspb.AllocExtentRequest) error {
 	}
 	seen := map[string]bool{}
 	for i, rep := range set {
-		if _, _, err := net.SplitHostPort(rep.GetAddr()); err != nil {
-			return fmt.Errorf("%w: replica %d address %q: %v", ErrBadRequest, i, rep.GetAddr(), err)
+		if host, port, err := net.SplitHostPort(rep.GetAddr()); err != nil || host == "" || port == "" {
+			return fmt.Errorf("%w: replica %d address %q is not host:port", ErrBadRequest, i, rep.GetAddr())
 		}
 		if seen[rep.GetAddr()] {
 			return fmt.Errorf("%w: replica address %s twice", ErrBadRequest, rep.GetAddr())

@@ -347,6 +347,16 @@ func TestRequestValidation(t *testing.T) {
 			sentinel: ErrBadRequest, code: codes.InvalidArgument, reason: "bad-request",
 		},
 		{
+			name:     "alloc with an address without a port",
+			call:     allocReq(&clogspb.AllocExtentRequest{ExtentId: 7, Replicas: withAddrs(c.nodes[0].Addr(), "127.0.0.1:", c.nodes[2].Addr())}),
+			sentinel: ErrBadRequest, code: codes.InvalidArgument, reason: "bad-request",
+		},
+		{
+			name:     "alloc with an address without a host",
+			call:     allocReq(&clogspb.AllocExtentRequest{ExtentId: 7, Replicas: withAddrs(c.nodes[0].Addr(), ":4001", c.nodes[2].Addr())}),
+			sentinel: ErrBadRequest, code: codes.InvalidArgument, reason: "bad-request",
+		},
+		{
 			name:     "alloc with the self index out of range",
 			call:     allocReq(&clogspb.AllocExtentRequest{ExtentId: 7, Replicas: set, SelfIndex: 3}),
 			sentinel: ErrBadRequest, code: codes.InvalidArgument, reason: "bad-request",
