@@ -31,6 +31,9 @@ type Config struct {
 	// primary keeps in flight, so that one slow fsync does not idle the
 	// network.
 	MaxInflightBatches int
+	// PipelineBytes is how many bytes must be queued before another
+	// batch starts while one is in flight.
+	PipelineBytes uint64
 	// MaxBatchBytes caps one batch (at least one client append is taken).
 	MaxBatchBytes uint64
 	// Extent configures the extent engine (max extent size, ...).
@@ -51,6 +54,7 @@ func DefaultConfig() Config {
 		ReplicaTimeout:     5 * time.Second,
 		MaxInflightBatches: 4,
 		MaxBatchBytes:      16 << 20,
+		PipelineBytes:      1 << 20,
 		Extent:             extent.DefaultConfig(),
 		Conn:               conn.DefaultConfig(),
 	}
@@ -85,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))
+	}
+	if c.PipelineBytes == 0 {
+		errs = append(errs, errors.New("pipeline bytes must be positive"))
 	}
 	if c.MaxInflightBatches < 1 {
 		errs = append(errs, fmt.Errorf("max in-flight batches %d must be at least 1", c.MaxInflightBatches))

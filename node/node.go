@@ -69,7 +69,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.pool = pool
 	n.deps = &primaryDeps{
-		maxInflight: cfg.MaxInflightBatches, maxBatchBytes: cfg.MaxBatchBytes,
+		maxInflight: cfg.MaxInflightBatches, maxBatchBytes: cfg.MaxBatchBytes, pipelineBytes: cfg.PipelineBytes,
 		maxSize: cfg.Extent.MaxSize, timeout: cfg.ReplicaTimeout,
 		send: n.sendReplicate, observe: n.metrics.observeBatch,
 	}

@@ -52,6 +52,30 @@ type pipeline struct {
 	headFailed bool // a batch failed in order: everything after it fails
 }
 
+// mayStartLocked says whether a new batch may start now. With nothing in
+// flight, always. With batches in flight, only when at least
+// pipelineBytes are queued: a small batch started early costs three
+// fdatasyncs and two RPCs for little, while waiting lets the queue grow
+// into one large batch (measured with make bench-node: one batch in flight
+// beat four at 4 KiB and 64 KiB). A slow fsync still does not idle the
+// network: once a batch's worth is waiting, it goes.
+func (p *pipeline) mayStartLocked(deps *primaryDeps) bool {
+	if len(p.inflight) == 0 {
+		return true
+	}
+	if len(p.inflight) >= deps.maxInflight {
+		return false
+	}
+	var queued uint64
+	for _, c := range p.queue {
+		queued += c.size
+		if queued >= deps.pipelineBytes {
+			return true
+		}
+	}
+	return false
+}
+
 // failQueuedLocked fails every append not yet in a batch.
 func (p *pipeline) failQueuedLocked(err error) {
 	for _, c := range p.queue {
@@ -64,6 +88,7 @@ func (p *pipeline) failQueuedLocked(err error) {
 type primaryDeps struct {
 	maxInflight   int
 	maxBatchBytes uint64
+	pipelineBytes uint64
 	maxSize       uint64
 	timeout       time.Duration
 	send          func(ctx context.Context, addr string, req *clogspb.ReplicateBlocksRequest) error
@@ -97,7 +122,7 @@ func (r *replica) append(ctx context.Context, deps *primaryDeps, c *clientAppend
 // has room.
 func (r *replica) startBatchesLocked(deps *primaryDeps) {
 	p := &r.pipeline
-	for len(p.queue) > 0 && len(p.inflight) < deps.maxInflight {
+	for len(p.queue) > 0 && p.mayStartLocked(deps) {
 		b, blocks := r.takeBatchLocked(deps)
 		if b == nil {
 			continue

@@ -56,6 +56,7 @@ type options struct {
 	disks           []string
 	replicaTimeout  time.Duration
 	maxInflight     int
+	pipelineBytes   byteSize
 	maxExtentSize   byteSize
 	compression     string
 	logLevel        string
@@ -73,6 +74,7 @@ func defaultOptions() *options {
 		disks:           cfg.Disks,
 		replicaTimeout:  cfg.ReplicaTimeout,
 		maxInflight:     cfg.MaxInflightBatches,
+		pipelineBytes:   byteSize(cfg.PipelineBytes),
 		maxExtentSize:   byteSize(cfg.Extent.MaxSize),
 		compression:     cfg.Conn.Compression,
 		logLevel:        logCfg.Level,
@@ -131,6 +133,7 @@ Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 	f.StringArrayVar(&opts.disks, "disk", opts.disks, "directory to keep extents in, created if missing; repeat for several disks")
 	f.DurationVar(&opts.replicaTimeout, "replica-timeout", opts.replicaTimeout, "how long the primary waits for a secondary to make a batch durable before failing the appends")
 	f.IntVar(&opts.maxInflight, "max-inflight-batches", opts.maxInflight, "replicated batches in flight per extent on the primary")
+	f.Var(&opts.pipelineBytes, "pipeline-bytes", "bytes that must be queued before another batch starts while one is in flight: bytes, or with a KiB, MiB, GiB or TiB suffix")
 	f.Var(&opts.maxExtentSize, "max-extent-size", "largest size of an extent, header included: bytes, or with a KiB, MiB, GiB or TiB suffix")
 	f.StringVar(&opts.compression, "compression", opts.compression, `compression of requests to peer nodes: "" (none) or `+conn.Snappy)
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
@@ -148,6 +151,7 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	cfg.Disks = o.disks
 	cfg.ReplicaTimeout = o.replicaTimeout
 	cfg.MaxInflightBatches = o.maxInflight
+	cfg.PipelineBytes = uint64(o.pipelineBytes)
 	cfg.Extent.MaxSize = uint64(o.maxExtentSize)
 	cfg.Conn.Compression = o.compression
 	cfg.Conn.Logger = lg.Named("conn")
