@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-unit lint fmt bench bench-extent fuzz proto verify-proto clean
+.PHONY: all build run test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
 
 all: build
 
@@ -38,15 +38,22 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 ## bench: benchmarks with the disk's own fio figures beside them
-bench: bench-extent
+bench: bench-extent bench-node
 
 bench-extent:
 	bash scripts/bench-extent.sh $(BENCH_ARGS)
+
+## bench-node: three extent-node processes and a client on this machine
+## (NODE_BENCH_ARGS='--in-process' runs the nodes in the benchmark's process)
+bench-node:
+	bash scripts/bench-node.sh $(BENCH_ARGS) $(NODE_BENCH_ARGS)
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./extent/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./extent/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateAppend$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateAlloc$$' -fuzztime $(FUZZTIME) ./node/
 
 ## proto: regenerate proto/*.pb.go (protoc from Debian, plugins pinned in go.mod)
 proto:

@@ -27,13 +27,13 @@ const benchPreallocateStep = 64 << 20
 // appendWorkloads run in this order; each preallocating variant runs
 // right after the plain one, so that both see the disk in a similar mood.
 var appendWorkloads = []appendWorkload{
-	{name: "append 4 KiB x1", payloadSize: 4 << 10, writers: 1, baseline: fioWrite4KSync},
-	{name: "append 4 KiB x1 prealloc 64 MiB", payloadSize: 4 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: fioWrite4KSync},
-	{name: "append 64 KiB x1", payloadSize: 64 << 10, writers: 1, baseline: fioWrite64KSync},
-	{name: "append 64 KiB x1 prealloc 64 MiB", payloadSize: 64 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: fioWrite64KSync},
-	{name: "append 1 MiB x1", payloadSize: 1 << 20, writers: 1, baseline: fioWrite1MDir},
-	{name: "append 4 KiB x16", payloadSize: 4 << 10, writers: 16, baseline: fioWrite4KSync, compareIOPS: true},
-	{name: "append 4 KiB x64", payloadSize: 4 << 10, writers: 64, baseline: fioWrite4KSync, compareIOPS: true},
+	{name: "append 4 KiB x1", payloadSize: 4 << 10, writers: 1, baseline: FioWrite4KSync},
+	{name: "append 4 KiB x1 prealloc 64 MiB", payloadSize: 4 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: FioWrite4KSync},
+	{name: "append 64 KiB x1", payloadSize: 64 << 10, writers: 1, baseline: FioWrite64KSync},
+	{name: "append 64 KiB x1 prealloc 64 MiB", payloadSize: 64 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: FioWrite64KSync},
+	{name: "append 1 MiB x1", payloadSize: 1 << 20, writers: 1, baseline: FioWrite1MDir},
+	{name: "append 4 KiB x16", payloadSize: 4 << 10, writers: 16, baseline: FioWrite4KSync, compareIOPS: true},
+	{name: "append 4 KiB x64", payloadSize: 4 << 10, writers: 64, baseline: FioWrite4KSync, compareIOPS: true},
 }
 
 // AppendResult is one append workload's outcome. Rates count payload

@@ -72,7 +72,7 @@ func (r *runner) fioBaseline(ctx context.Context) (FioBaseline, error) {
 	if r.opts.SkipFio {
 		return FioBaseline{Status: FioSkipped}, nil
 	}
-	return runFioBaseline(ctx, r.dir, r.opts.Duration, r.progress)
+	return runFioBaseline(ctx, r.dir, r.opts.Duration, r.progress.start)
 }
 
 // createExtent creates a fresh extent in the bench directory.

@@ -21,17 +21,17 @@ type fioJob struct {
 	direct    bool   // O_DIRECT, no fdatasync
 }
 
-// The fio job keys the goals and table rows refer to.
+// The fio job keys the goals and table rows refer to (FioBaseline.Result).
 const (
-	fioWrite4KSync  = "write4k-fdatasync"
-	fioWrite64KSync = "write64k-fdatasync"
-	fioWrite1MDir   = "write1m-direct"
+	FioWrite4KSync  = "write4k-fdatasync"
+	FioWrite64KSync = "write64k-fdatasync"
+	FioWrite1MDir   = "write1m-direct"
 )
 
 var fioJobs = []fioJob{
-	{key: fioWrite4KSync, label: "fio 4k write+fdatasync", blockSize: "4k", fdatasync: true},
-	{key: fioWrite64KSync, label: "fio 64k write+fdatasync", blockSize: "64k", fdatasync: true},
-	{key: fioWrite1MDir, label: "fio 1m direct write", blockSize: "1m", direct: true},
+	{key: FioWrite4KSync, label: "fio 4k write+fdatasync", blockSize: "4k", fdatasync: true},
+	{key: FioWrite64KSync, label: "fio 64k write+fdatasync", blockSize: "64k", fdatasync: true},
+	{key: FioWrite1MDir, label: "fio 1m direct write", blockSize: "1m", direct: true},
 }
 
 // fioStopDelay is how long a cancelled fio gets to stop by itself.
@@ -70,21 +70,38 @@ type FioResult struct {
 	SyncLatency  *Latency `json:"fdatasync_latency,omitempty"`
 }
 
-// result returns the result of the job with key, if fio ran it.
-func (b FioBaseline) result(key string) (FioResult, bool) {
+// FioJob names one job of the baseline.
+type FioJob struct{ Key, Label string }
+
+// FioJobs lists the baseline's jobs in the order they run.
+func FioJobs() []FioJob {
+	jobs := make([]FioJob, len(fioJobs))
+	for i, j := range fioJobs {
+		jobs[i] = FioJob{Key: j.key, Label: j.label}
+	}
+	return jobs
+}
+
+// RunFioBaseline runs every fio job in dir for duration each, calling
+// announce as each starts. A missing or failing fio is reported in the
+// baseline, not as an error; only cancellation is.
+func RunFioBaseline(ctx context.Context, dir string, duration time.Duration, announce func(label string, took time.Duration)) (FioBaseline, error) {
+	return runFioBaseline(ctx, dir, duration, announce)
+}
+
+// Result returns the result of the job with key, if fio ran it.
+func (b FioBaseline) Result(key string) (FioResult, bool) {
 	r, ok := b.Results[key]
 	return r, ok && b.Status == FioOK
 }
 
-// runFioBaseline runs every fio job in dir. A missing or failing fio is
-// reported in the baseline, not as an error; only cancellation is.
-func runFioBaseline(ctx context.Context, dir string, duration time.Duration, progress *progress) (FioBaseline, error) {
+func runFioBaseline(ctx context.Context, dir string, duration time.Duration, announce func(string, time.Duration)) (FioBaseline, error) {
 	if _, err := exec.LookPath("fio"); err != nil {
 		return FioBaseline{Status: FioMissing}, nil
 	}
 	baseline := FioBaseline{Status: FioOK, Results: map[string]FioResult{}}
 	for _, job := range fioJobs {
-		progress.start(job.label, duration)
+		announce(job.label, duration)
 		result, err := runFioJob(ctx, dir, job, duration)
 		if ctx.Err() != nil {
 			return baseline, ctx.Err()

@@ -91,7 +91,7 @@ func judgeAppendRatio(v Verdict, appends []AppendResult, fio FioBaseline) Verdic
 // appendRatio is an append result over its fio baseline: ops/s over IOPS
 // or payload bandwidth over fio's bandwidth.
 func appendRatio(a AppendResult, fio FioBaseline) (float64, bool) {
-	baseline, ok := fio.result(a.FioBaseline)
+	baseline, ok := fio.Result(a.FioBaseline)
 	if !ok {
 		return 0, false
 	}

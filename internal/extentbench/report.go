@@ -92,7 +92,7 @@ func (r *Report) appendRow(a AppendResult) []string {
 
 // baselineText names an append result's fio baseline and its figure.
 func (r *Report) baselineText(a AppendResult) string {
-	baseline, ok := r.Fio.result(a.FioBaseline)
+	baseline, ok := r.Fio.Result(a.FioBaseline)
 	if !ok {
 		return r.Fio.Status
 	}
@@ -127,7 +127,7 @@ func (r *Report) latencyRows() [][]string {
 		rows = append(rows, latencyRow(a.Workload, a.Latency))
 	}
 	for _, job := range fioJobs {
-		baseline, ok := r.Fio.result(job.key)
+		baseline, ok := r.Fio.Result(job.key)
 		if !ok {
 			continue
 		}

@@ -13,9 +13,9 @@ import (
 // sampleFio is a baseline as fio reports it on a slow disk.
 func sampleFio() FioBaseline {
 	return FioBaseline{Status: FioOK, Results: map[string]FioResult{
-		fioWrite4KSync:  {Job: fioWrite4KSync, Label: "fio 4k write+fdatasync", BandwidthBytes: 4 << 20, IOPS: 1000},
-		fioWrite64KSync: {Job: fioWrite64KSync, Label: "fio 64k write+fdatasync", BandwidthBytes: 140 << 20, IOPS: 2240},
-		fioWrite1MDir:   {Job: fioWrite1MDir, Label: "fio 1m direct write", BandwidthBytes: 500 << 20, IOPS: 500},
+		FioWrite4KSync:  {Job: FioWrite4KSync, Label: "fio 4k write+fdatasync", BandwidthBytes: 4 << 20, IOPS: 1000},
+		FioWrite64KSync: {Job: FioWrite64KSync, Label: "fio 64k write+fdatasync", BandwidthBytes: 140 << 20, IOPS: 2240},
+		FioWrite1MDir:   {Job: FioWrite1MDir, Label: "fio 1m direct write", BandwidthBytes: 500 << 20, IOPS: 500},
 	}}
 }
 
@@ -25,8 +25,8 @@ func sampleReport(fio FioBaseline) *Report {
 		ReadSize: 1 << 30,
 		Fio:      fio,
 		Appends: []AppendResult{
-			{Workload: "append 64 KiB x1", FioBaseline: fioWrite64KSync, OpsPerSec: 1974.4, PayloadBytesPerSec: 123.4 * (1 << 20), Latency: Latency{P50: 450 * time.Microsecond}},
-			{Workload: "append 4 KiB x64", FioBaseline: fioWrite4KSync, CompareIOPS: true, OpsPerSec: 4000, PayloadBytesPerSec: 4000 * 4096},
+			{Workload: "append 64 KiB x1", FioBaseline: FioWrite64KSync, OpsPerSec: 1974.4, PayloadBytesPerSec: 123.4 * (1 << 20), Latency: Latency{P50: 450 * time.Microsecond}},
+			{Workload: "append 4 KiB x64", FioBaseline: FioWrite4KSync, CompareIOPS: true, OpsPerSec: 4000, PayloadBytesPerSec: 4000 * 4096},
 		},
 		Reads: []ReadResult{
 			{Workload: "read sealed 1 GiB warm", Cache: cacheWarm, ExtentBytes: 1 << 30, PayloadBytesPerSec: 2.5 * (1 << 30)},
