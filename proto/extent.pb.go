@@ -1121,7 +1121,9 @@ type ErrorDetail struct {
 	// The extent's current end, for "offset-mismatch".
 	End uint64 `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
 	// Where the problem is, for "corrupt".
-	Offset        uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The leader's address, for "not-leader" from a stream manager.
+	Leader        string `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1182,6 +1184,13 @@ func (x *ErrorDetail) GetOffset() uint64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *ErrorDetail) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
 }
 
 var File_extent_proto protoreflect.FileDescriptor
@@ -1255,12 +1264,13 @@ const file_extent_proto_rawDesc = "" +
 	"\x06failed\x18\x06 \x01(\bR\x06failed\x12\x18\n" +
 	"\afailure\x18\a \x01(\tR\afailure\">\n" +
 	"\x11DiskUsageResponse\x12)\n" +
-	"\x05disks\x18\x01 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"l\n" +
+	"\x05disks\x18\x01 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"\x84\x01\n" +
 	"\vErrorDetail\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1b\n" +
 	"\textent_id\x18\x02 \x01(\x04R\bextentId\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x04R\x03end\x12\x16\n" +
-	"\x06offset\x18\x04 \x01(\x04R\x06offset2\xe8\x04\n" +
+	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\tR\x06leader2\xe8\x04\n" +
 	"\rExtentService\x12M\n" +
 	"\fAppendBlocks\x12\x1d.clogs.v1.AppendBlocksRequest\x1a\x1e.clogs.v1.AppendBlocksResponse\x12V\n" +
 	"\x0fReplicateBlocks\x12 .clogs.v1.ReplicateBlocksRequest\x1a!.clogs.v1.ReplicateBlocksResponse\x12I\n" +
