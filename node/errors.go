@@ -7,9 +7,9 @@ import (
 	"syscall"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/internal/rpcerr"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
 
@@ -29,55 +29,38 @@ var (
 
 // codeTable is the one place that maps domain errors to gRPC codes and
 // stable reasons. The first matching row wins.
-var codeTable = []struct {
-	err    error
-	code   codes.Code
-	reason string
-}{
+var codeTable = rpcerr.Table{
 	// First: a replica's failure wraps that replica's own error (not
 	// found, sealed, ...), which is not this node's answer.
-	{ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"},
-	{ErrBadRequest, codes.InvalidArgument, "bad-request"},
-	{extent.ErrBlockSize, codes.InvalidArgument, "bad-block-size"},
-	{extent.ErrUserDataSize, codes.InvalidArgument, "bad-user-data-size"},
-	{extent.ErrBadOffset, codes.InvalidArgument, "bad-offset"},
-	{extent.ErrBadSealLength, codes.InvalidArgument, "bad-seal-length"},
-	{ErrNotFound, codes.NotFound, "not-found"},
-	{ErrExists, codes.AlreadyExists, "exists"},
-	{extent.ErrOffsetMismatch, codes.Aborted, "offset-mismatch"},
-	{extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"},
-	{extent.ErrSealed, codes.FailedPrecondition, "sealed"},
-	{ErrFenced, codes.FailedPrecondition, "sealing"},
-	{extent.ErrFailed, codes.FailedPrecondition, "failed"},
-	{ErrNotPrimary, codes.FailedPrecondition, "not-primary"},
-	{ErrRecovering, codes.FailedPrecondition, "recovering"},
-	{extent.ErrFull, codes.ResourceExhausted, "full"},
-	{ErrNoDisk, codes.ResourceExhausted, "no-disk"},
-	{extent.ErrCorrupt, codes.DataLoss, "corrupt"},
-	{ErrShuttingDown, codes.Unavailable, "shutting-down"},
-	{extent.ErrClosed, codes.Unavailable, "closed"},
-	{context.DeadlineExceeded, codes.DeadlineExceeded, "deadline"},
-	{context.Canceled, codes.Canceled, "canceled"},
-	{syscall.ENOSPC, codes.ResourceExhausted, "disk-full"},
+	rpcerr.Map(ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"),
+	rpcerr.Map(ErrBadRequest, codes.InvalidArgument, "bad-request"),
+	rpcerr.Map(extent.ErrBlockSize, codes.InvalidArgument, "bad-block-size"),
+	rpcerr.Map(extent.ErrUserDataSize, codes.InvalidArgument, "bad-user-data-size"),
+	rpcerr.Map(extent.ErrBadOffset, codes.InvalidArgument, "bad-offset"),
+	rpcerr.Map(extent.ErrBadSealLength, codes.InvalidArgument, "bad-seal-length"),
+	rpcerr.Map(ErrNotFound, codes.NotFound, "not-found"),
+	rpcerr.Map(ErrExists, codes.AlreadyExists, "exists"),
+	rpcerr.Map(extent.ErrOffsetMismatch, codes.Aborted, "offset-mismatch"),
+	rpcerr.Map(extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"),
+	rpcerr.Map(extent.ErrSealed, codes.FailedPrecondition, "sealed"),
+	rpcerr.Map(ErrFenced, codes.FailedPrecondition, "sealing"),
+	rpcerr.Map(extent.ErrFailed, codes.FailedPrecondition, "failed"),
+	rpcerr.Map(ErrNotPrimary, codes.FailedPrecondition, "not-primary"),
+	rpcerr.Map(ErrRecovering, codes.FailedPrecondition, "recovering"),
+	rpcerr.Map(extent.ErrFull, codes.ResourceExhausted, "full"),
+	rpcerr.Map(ErrNoDisk, codes.ResourceExhausted, "no-disk"),
+	rpcerr.Map(extent.ErrCorrupt, codes.DataLoss, "corrupt"),
+	rpcerr.Map(ErrShuttingDown, codes.Unavailable, "shutting-down"),
+	rpcerr.Map(extent.ErrClosed, codes.Unavailable, "closed"),
+	rpcerr.Map(context.DeadlineExceeded, codes.DeadlineExceeded, "deadline"),
+	rpcerr.Map(context.Canceled, codes.Canceled, "canceled"),
+	rpcerr.Map(syscall.ENOSPC, codes.ResourceExhausted, "disk-full"),
 }
 
 // ToStatus turns a domain error into a gRPC status error with an
 // ErrorDetail. Unknown errors are Internal.
 func ToStatus(err error, extentID uint64) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	detail := &clogspb.ErrorDetail{Reason: "internal", ExtentId: extentID}
-	code := codes.Internal
-	for _, row := range codeTable {
-		if errors.Is(err, row.err) {
-			code, detail.Reason = row.code, row.reason
-			break
-		}
-	}
+	detail := &clogspb.ErrorDetail{ExtentId: extentID}
 	var mismatch *extent.OffsetMismatchError
 	if errors.As(err, &mismatch) {
 		detail.End = mismatch.End
@@ -86,11 +69,7 @@ func ToStatus(err error, extentID uint64) error {
 	if errors.As(err, &corrupt) {
 		detail.Offset = corrupt.Offset
 	}
-	st, derr := status.New(code, err.Error()).WithDetails(detail)
-	if derr != nil {
-		return status.Error(code, err.Error())
-	}
-	return st.Err()
+	return codeTable.Status(err, detail)
 }
 
 // RemoteError is an error a node returned, mapped back: errors.Is matches
@@ -115,22 +94,12 @@ func (e *RemoteError) Unwrap() error { return e.sentinel }
 // FromStatus maps an error from an extent-node call back to a
 // *RemoteError; errors that are not gRPC statuses come back unchanged.
 func FromStatus(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || err == nil {
+	st, detail, ok := rpcerr.Parse(err)
+	if !ok {
 		return err
 	}
-	remote := &RemoteError{Code: st.Code(), Message: st.Message(), Reason: "unknown"}
-	for _, d := range st.Details() {
-		if detail, ok := d.(*clogspb.ErrorDetail); ok {
-			remote.Reason, remote.ExtentID, remote.End, remote.Offset = detail.Reason, detail.ExtentId, detail.End, detail.Offset
-		}
-	}
-	for _, row := range codeTable {
-		if row.reason == remote.Reason {
-			remote.sentinel = row.err
-			break
-		}
-	}
+	remote := &RemoteError{Code: st.Code(), Message: st.Message(), Reason: detail.Reason,
+		ExtentID: detail.ExtentId, End: detail.End, Offset: detail.Offset, sentinel: codeTable.Sentinel(detail.Reason)}
 	if remote.sentinel == nil {
 		remote.sentinel = codeSentinel(st.Code())
 	}

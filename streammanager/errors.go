@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/clogs-io/clogs/internal/rpcerr"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
 
@@ -33,44 +33,23 @@ func (e *NotLeaderError) Error() string {
 // Is makes errors.Is(err, ErrNotLeader) true.
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 
-var codeTable = []struct {
-	err    error
-	code   codes.Code
-	reason string
-}{
-	{ErrNotLeader, codes.Unavailable, "not-leader"},
-	{ErrBadRequest, codes.InvalidArgument, "bad-request"},
-	{ErrNotFound, codes.NotFound, "not-found"},
-	{ErrNotEnoughNodes, codes.ResourceExhausted, "not-enough-nodes"},
-	{ErrSealFailed, codes.Unavailable, "seal-failed"},
-	{ErrAllocFailed, codes.Unavailable, "alloc-failed"},
+var codeTable = rpcerr.Table{
+	rpcerr.Map(ErrNotLeader, codes.Unavailable, "not-leader"),
+	rpcerr.Map(ErrBadRequest, codes.InvalidArgument, "bad-request"),
+	rpcerr.Map(ErrNotFound, codes.NotFound, "not-found"),
+	rpcerr.Map(ErrNotEnoughNodes, codes.ResourceExhausted, "not-enough-nodes"),
+	rpcerr.Map(ErrSealFailed, codes.Unavailable, "seal-failed"),
+	rpcerr.Map(ErrAllocFailed, codes.Unavailable, "alloc-failed"),
 }
 
 // ToStatus maps a domain error to a gRPC status with an ErrorDetail.
 func ToStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	detail := &clogspb.ErrorDetail{Reason: "internal"}
-	code := codes.Internal
-	for _, row := range codeTable {
-		if errors.Is(err, row.err) {
-			code, detail.Reason = row.code, row.reason
-			break
-		}
-	}
+	detail := &clogspb.ErrorDetail{}
 	var notLeader *NotLeaderError
 	if errors.As(err, &notLeader) {
 		detail.Leader = notLeader.Leader
 	}
-	st, derr := status.New(code, err.Error()).WithDetails(detail)
-	if derr != nil {
-		return status.Error(code, err.Error())
-	}
-	return st.Err()
+	return codeTable.Status(err, detail)
 }
 
 // RemoteError is a stream manager's error mapped back by FromStatus;
@@ -92,20 +71,10 @@ func (e *RemoteError) Unwrap() error { return e.sentinel }
 
 // FromStatus maps a gRPC error from a stream manager to a *RemoteError.
 func FromStatus(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || err == nil {
+	st, detail, ok := rpcerr.Parse(err)
+	if !ok {
 		return err
 	}
-	remote := &RemoteError{Code: st.Code(), Message: st.Message(), Reason: "unknown"}
-	for _, d := range st.Details() {
-		if detail, ok := d.(*clogspb.ErrorDetail); ok {
-			remote.Reason, remote.Leader = detail.Reason, detail.Leader
-		}
-	}
-	for _, row := range codeTable {
-		if row.reason == remote.Reason {
-			remote.sentinel = row.err
-		}
-	}
-	return remote
+	return &RemoteError{Code: st.Code(), Message: st.Message(), Reason: detail.Reason,
+		Leader: detail.Leader, sentinel: codeTable.Sentinel(detail.Reason)}
 }
