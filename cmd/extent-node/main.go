@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/clogs-io/clogs/internal/buildinfo"
 	"github.com/clogs-io/clogs/conn"
 	"github.com/clogs-io/clogs/node"
 	"github.com/clogs-io/clogs/xlog"
@@ -274,22 +274,4 @@ func watchSignals(lg *zap.Logger) (stop <-chan os.Signal, release func()) {
 }
 
 // versionString is the version --version prints.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
-}
+func versionString() string { return buildinfo.Version(version) }

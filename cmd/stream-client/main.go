@@ -17,9 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/clogs-io/clogs/internal/buildinfo"
 )
 
 // Exit codes. They are part of the command-line contract: scripts test them.
@@ -146,22 +147,4 @@ func defaultSMAddr() string {
 }
 
 // versionString is the version --version prints.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
-}
+func versionString() string { return buildinfo.Version(version) }
