@@ -29,8 +29,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/clogs-io/clogs/internal/buildinfo"
 	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/internal/buildinfo"
 	"github.com/clogs-io/clogs/node"
 	"github.com/clogs-io/clogs/xlog"
 )
