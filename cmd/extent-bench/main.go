@@ -4,25 +4,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/internal/extentbench"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		os.Exit(1)
-	}
+	benchkit.Main(newRootCommand().ExecuteContext)
 }
 
 func newRootCommand() *cobra.Command {
@@ -61,8 +53,5 @@ func run(cmd *cobra.Command, opts extentbench.Options, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return report.WriteJSON(cmd.OutOrStdout())
-	}
-	return report.WriteTable(cmd.OutOrStdout())
+	return benchkit.Print(cmd.OutOrStdout(), report, asJSON)
 }

@@ -6,27 +6,20 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"regexp"
 	"runtime/pprof"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/internal/nodebench"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		os.Exit(1)
-	}
+	benchkit.Main(newRootCommand().ExecuteContext)
 }
 
 func newRootCommand() *cobra.Command {
@@ -80,10 +73,7 @@ func run(cmd *cobra.Command, opts nodebench.Options, asJSON bool, cpuProfile str
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return report.WriteJSON(cmd.OutOrStdout())
-	}
-	return report.WriteTable(cmd.OutOrStdout())
+	return benchkit.Print(cmd.OutOrStdout(), report, asJSON)
 }
 
 func startCPUProfile(path string) (stop func() error, err error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // appendWorkload is one append benchmark: writers goroutines appending
@@ -40,18 +41,18 @@ var appendWorkloads = []appendWorkload{
 // bytes, except DiskBytesPerSec, which counts whole blocks (header and
 // padding included).
 type AppendResult struct {
-	Workload           string        `json:"workload"`
-	PayloadBytes       int           `json:"payload_bytes"`
-	Writers            int           `json:"writers"`
-	PreallocateStep    uint64        `json:"preallocate_step"`
-	FioBaseline        string        `json:"fio_baseline"`
-	CompareIOPS        bool          `json:"compare_iops"`
-	Ops                int64         `json:"ops"`
-	Elapsed            time.Duration `json:"elapsed_ns"`
-	OpsPerSec          float64       `json:"ops_per_sec"`
-	PayloadBytesPerSec float64       `json:"payload_bytes_per_sec"`
-	DiskBytesPerSec    float64       `json:"disk_bytes_per_sec"`
-	Latency            Latency       `json:"latency"`
+	Workload           string           `json:"workload"`
+	PayloadBytes       int              `json:"payload_bytes"`
+	Writers            int              `json:"writers"`
+	PreallocateStep    uint64           `json:"preallocate_step"`
+	FioBaseline        string           `json:"fio_baseline"`
+	CompareIOPS        bool             `json:"compare_iops"`
+	Ops                int64            `json:"ops"`
+	Elapsed            time.Duration    `json:"elapsed_ns"`
+	OpsPerSec          float64          `json:"ops_per_sec"`
+	PayloadBytesPerSec float64          `json:"payload_bytes_per_sec"`
+	DiskBytesPerSec    float64          `json:"disk_bytes_per_sec"`
+	Latency            benchkit.Latency `json:"latency"`
 	// ExtentFull says the extent reached its maximum size before the
 	// duration was over; the rates cover the time until then.
 	ExtentFull bool `json:"extent_full,omitempty"`
@@ -61,7 +62,7 @@ type AppendResult struct {
 func (r *runner) runAppends(ctx context.Context) ([]AppendResult, error) {
 	var results []AppendResult
 	for _, workload := range appendWorkloads {
-		r.progress.start(workload.name, r.opts.Duration)
+		r.progress.Start(workload.name, r.opts.Duration)
 		result, err := r.runAppend(ctx, workload)
 		if err != nil {
 			return results, fmt.Errorf("%s: %w", workload.name, err)
@@ -84,7 +85,7 @@ func (r *runner) runAppend(ctx context.Context, workload appendWorkload) (result
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range appenders {
-		appenders[i] = &appender{latency: newLatencyRecorder()}
+		appenders[i] = &appender{latency: benchkit.NewLatencyRecorder()}
 		wg.Go(func() { appenders[i].run(ctx, e, block, deadline) })
 	}
 	wg.Wait()
@@ -93,7 +94,7 @@ func (r *runner) runAppend(ctx context.Context, workload appendWorkload) (result
 
 // appender is one goroutine of an append workload.
 type appender struct {
-	latency *latencyRecorder
+	latency *benchkit.LatencyRecorder
 	ops     int64
 	full    bool
 	err     error
@@ -116,14 +117,14 @@ func (a *appender) run(ctx context.Context, e *extent.Extent, block extent.Block
 			a.err = err
 			return
 		}
-		a.latency.record(time.Since(began))
+		a.latency.Record(time.Since(began))
 		a.ops++
 	}
 }
 
 // summarizeAppend merges the appenders' counts and latencies.
 func summarizeAppend(workload appendWorkload, appenders []*appender, elapsed time.Duration) (AppendResult, error) {
-	latency := newLatencyRecorder()
+	latency := benchkit.NewLatencyRecorder()
 	result := AppendResult{
 		Workload: workload.name, PayloadBytes: workload.payloadSize, Writers: workload.writers,
 		PreallocateStep: workload.preallocateStep, FioBaseline: workload.baseline,
@@ -135,12 +136,12 @@ func summarizeAppend(workload appendWorkload, appenders []*appender, elapsed tim
 		}
 		result.Ops += a.ops
 		result.ExtentFull = result.ExtentFull || a.full
-		latency.merge(a.latency)
+		latency.Merge(a.latency)
 	}
 	seconds := elapsed.Seconds()
 	result.OpsPerSec = float64(result.Ops) / seconds
 	result.PayloadBytesPerSec = result.OpsPerSec * float64(workload.payloadSize)
 	result.DiskBytesPerSec = result.OpsPerSec * float64(extent.BlockSize(workload.payloadSize))
-	result.Latency = latency.summary()
+	result.Latency = latency.Summary()
 	return result, nil
 }

@@ -5,12 +5,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // benchMaxSize is the extents' maximum size: far more than any workload
@@ -25,14 +24,14 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	dir, cleanup, err := makeBenchDir(opts.Dir)
+	dir, cleanup, err := benchkit.MakeBenchDir(opts.Dir, "extent-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	r := &runner{opts: opts, dir: dir, progress: newProgress(opts.Progress)}
+	r := &runner{opts: opts, dir: dir, progress: benchkit.NewProgress("extent-bench", opts.Progress)}
 	report, err = r.run(ctx)
-	r.progress.finish(dir, err)
+	r.progress.Finish(dir, err)
 	return report, err
 }
 
@@ -41,7 +40,7 @@ type runner struct {
 	opts     Options
 	dir      string // the temporary bench directory
 	lastID   uint64 // the last extent ID handed out
-	progress *progress
+	progress *benchkit.Progress
 }
 
 // run measures everything and checks the goals.
@@ -72,7 +71,7 @@ func (r *runner) fioBaseline(ctx context.Context) (FioBaseline, error) {
 	if r.opts.SkipFio {
 		return FioBaseline{Status: FioSkipped}, nil
 	}
-	return runFioBaseline(ctx, r.dir, r.opts.Duration, r.progress.start)
+	return runFioBaseline(ctx, r.dir, r.opts.Duration, r.progress.Start)
 }
 
 // createExtent creates a fresh extent in the bench directory.
@@ -95,40 +94,4 @@ func randomPayload(n int) []byte {
 	payload := make([]byte, n)
 	rand.Read(payload)
 	return payload
-}
-
-// progress writes one line to stderr as each step starts.
-type progress struct {
-	w     io.Writer
-	began time.Time
-}
-
-func newProgress(w io.Writer) *progress {
-	if w == nil {
-		w = io.Discard
-	}
-	return &progress{w: w, began: time.Now()}
-}
-
-// start announces a step that takes about took.
-func (p *progress) start(step string, took time.Duration) {
-	fmt.Fprintf(p.w, "extent-bench [%6s] %s (%v)\n", p.elapsed(), step, took)
-}
-
-// note announces a step of unknown length.
-func (p *progress) note(step string) {
-	fmt.Fprintf(p.w, "extent-bench [%6s] %s\n", p.elapsed(), step)
-}
-
-// finish says how the run ended and that its directory goes away.
-func (p *progress) finish(dir string, err error) {
-	outcome := "done"
-	if err != nil {
-		outcome = "stopped"
-	}
-	p.note(fmt.Sprintf("%s; removing %s", outcome, dir))
-}
-
-func (p *progress) elapsed() string {
-	return time.Since(p.began).Round(time.Second).String()
 }

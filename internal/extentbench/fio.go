@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // fioJob is one job of the fio baseline: sequential writes with psync.
@@ -66,8 +68,8 @@ type FioResult struct {
 	IOPS           float64  `json:"iops"`
 	// WriteLatency is the write(2) completion latency; for the fdatasync
 	// jobs SyncLatency is the fdatasync(2) latency that follows it.
-	WriteLatency Latency  `json:"write_latency"`
-	SyncLatency  *Latency `json:"fdatasync_latency,omitempty"`
+	WriteLatency benchkit.Latency  `json:"write_latency"`
+	SyncLatency  *benchkit.Latency `json:"fdatasync_latency,omitempty"`
 }
 
 // FioJob names one job of the baseline.
@@ -204,11 +206,12 @@ func parseFioJSON(out []byte) (FioResult, error) {
 	return result, nil
 }
 
-// summary picks the median, 99th percentile and maximum.
-func (l fioLatency) summary() Latency {
-	return Latency{
-		P50: time.Duration(l.Percentiles["50.000000"]),
-		P99: time.Duration(l.Percentiles["99.000000"]),
-		Max: time.Duration(l.Max),
+// summary picks the median, 99th and 99.9th percentiles and maximum.
+func (l fioLatency) summary() benchkit.Latency {
+	return benchkit.Latency{
+		P50:  time.Duration(l.Percentiles["50.000000"]),
+		P99:  time.Duration(l.Percentiles["99.000000"]),
+		P999: time.Duration(l.Percentiles["99.900000"]),
+		Max:  time.Duration(l.Max),
 	}
 }

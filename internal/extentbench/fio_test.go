@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // fioSample4K is fio 3.33's --output-format=json report of
@@ -122,11 +124,11 @@ func TestParseFioJSONWithFdatasync(t *testing.T) {
 	if got.BandwidthBytes != 2618821 || got.IOPS != 639.360639 {
 		t.Errorf("bandwidth %v, IOPS %v; want 2618821, 639.360639", got.BandwidthBytes, got.IOPS)
 	}
-	wantWrite := Latency{P50: 7648, P99: 51968, Max: 243052}
+	wantWrite := benchkit.Latency{P50: 7648, P99: 51968, P999: 242688, Max: 243052}
 	if got.WriteLatency != wantWrite {
 		t.Errorf("write latency %+v, want %+v", got.WriteLatency, wantWrite)
 	}
-	wantSync := Latency{P50: 325632, P99: 8585216, Max: 107322084}
+	wantSync := benchkit.Latency{P50: 325632, P99: 8585216, P999: 107479040, Max: 107322084}
 	if got.SyncLatency == nil || *got.SyncLatency != wantSync {
 		t.Errorf("fdatasync latency %+v, want %+v", got.SyncLatency, wantSync)
 	}

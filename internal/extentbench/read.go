@@ -103,7 +103,7 @@ func (r *runner) readInto(ctx context.Context, phase *readPhase, e readExtent, c
 // of it, without fdatasync; Seal makes them durable.
 func (r *runner) writeReadExtents(ctx context.Context) (large, small readExtent, err error) {
 	largeSize, smallSize := r.opts.ReadSize, r.opts.ReadSize/4
-	r.progress.note(fmt.Sprintf("writing sealed extents of %s and %s for the reads (no fdatasync, then Seal)", FormatBytes(largeSize), FormatBytes(smallSize)))
+	r.progress.Note(fmt.Sprintf("writing sealed extents of %s and %s for the reads (no fdatasync, then Seal)", FormatBytes(largeSize), FormatBytes(smallSize)))
 	if large, err = r.writeSealedExtent(ctx, largeSize); err != nil {
 		return readExtent{}, readExtent{}, err
 	}
@@ -163,7 +163,7 @@ func dropPageCache() error {
 // all of e is in the page cache.
 func (r *runner) timedRead(ctx context.Context, e readExtent, cache string, buf []byte) (ReadResult, error) {
 	result := ReadResult{Workload: fmt.Sprintf("read sealed %s %s", e.label, cache), ExtentBytes: e.size, Cache: cache}
-	r.progress.start(result.Workload, r.opts.Duration)
+	r.progress.Start(result.Workload, r.opts.Duration)
 	if cache == cacheWarm {
 		if _, _, err := readPass(ctx, e.Extent, buf, time.Time{}); err != nil {
 			return result, err

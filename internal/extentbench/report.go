@@ -1,12 +1,12 @@
 package extentbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // Report is everything one run measured, with the goal verdicts.
@@ -25,39 +25,17 @@ type Report struct {
 
 // WriteJSON writes the report as one indented JSON object.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write JSON report: %w", err)
-	}
-	return nil
+	return benchkit.WriteJSON(w, r)
 }
 
 // WriteTable writes the results table, the latency table and the notes.
 func (r *Report) WriteTable(w io.Writer) error {
-	var out strings.Builder
-	writeAligned(&out, append([][]string{{"workload", "result", "fio baseline", "ratio", "goal", "met?"}}, r.resultRows()...))
-	out.WriteString("\n")
-	writeAligned(&out, append([][]string{{"latency", "p50", "p99", "max"}}, r.latencyRows()...))
-	if len(r.Notes) > 0 {
-		out.WriteString("\nnotes:\n")
-		for _, note := range r.Notes {
-			fmt.Fprintf(&out, "  - %s\n", note)
-		}
-	}
-	if _, err := io.WriteString(w, out.String()); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	return nil
-}
-
-// writeAligned writes rows as columns separated by " | ".
-func writeAligned(out *strings.Builder, rows [][]string) {
-	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', tabwriter.Debug)
-	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, " \t "))
-	}
-	tw.Flush()
+	return benchkit.WriteTable(w, func(out *strings.Builder) {
+		benchkit.WriteAligned(out, append([][]string{{"workload", "result", "fio baseline", "ratio", "goal", "met?"}}, r.resultRows()...))
+		out.WriteString("\n")
+		benchkit.WriteAligned(out, append([][]string{{"latency", "p50", "p99", "max"}}, r.latencyRows()...))
+		benchkit.WriteList(out, "notes", r.Notes)
+	})
 }
 
 // resultRows has one row per append, read and memory result.
@@ -139,8 +117,8 @@ func (r *Report) latencyRows() [][]string {
 	return rows
 }
 
-func latencyRow(name string, l Latency) []string {
-	return []string{name, formatLatency(l.P50), formatLatency(l.P99), formatLatency(l.Max)}
+func latencyRow(name string, l benchkit.Latency) []string {
+	return []string{name, benchkit.FormatLatency(l.P50), benchkit.FormatLatency(l.P99), benchkit.FormatLatency(l.Max)}
 }
 
 // formatRate renders bytes per second in MiB/s, or GiB/s from 1 GiB/s.
@@ -149,11 +127,6 @@ func formatRate(bytesPerSec float64) string {
 		return fmt.Sprintf("%.2f GiB/s", bytesPerSec/(1<<30))
 	}
 	return fmt.Sprintf("%.1f MiB/s", bytesPerSec/(1<<20))
-}
-
-// formatLatency renders a latency in milliseconds.
-func formatLatency(d time.Duration) string {
-	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }
 
 // notes says what a reader needs to read the table right.

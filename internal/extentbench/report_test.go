@@ -3,11 +3,11 @@ package extentbench
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // sampleFio is a baseline as fio reports it on a slow disk.
@@ -25,7 +25,7 @@ func sampleReport(fio FioBaseline) *Report {
 		ReadSize: 1 << 30,
 		Fio:      fio,
 		Appends: []AppendResult{
-			{Workload: "append 64 KiB x1", FioBaseline: FioWrite64KSync, OpsPerSec: 1974.4, PayloadBytesPerSec: 123.4 * (1 << 20), Latency: Latency{P50: 450 * time.Microsecond}},
+			{Workload: "append 64 KiB x1", FioBaseline: FioWrite64KSync, OpsPerSec: 1974.4, PayloadBytesPerSec: 123.4 * (1 << 20), Latency: benchkit.Latency{P50: 450 * time.Microsecond}},
 			{Workload: "append 4 KiB x64", FioBaseline: FioWrite4KSync, CompareIOPS: true, OpsPerSec: 4000, PayloadBytesPerSec: 4000 * 4096},
 		},
 		Reads: []ReadResult{
@@ -150,54 +150,6 @@ func TestFormatBytes(t *testing.T) {
 		if got := FormatBytes(in); got != want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestLatencyRecorder(t *testing.T) {
-	a, b := newLatencyRecorder(), newLatencyRecorder()
-	for i := 1; i <= 99; i++ {
-		a.record(time.Millisecond)
-	}
-	b.record(2 * time.Hour) // beyond the histogram: counts as its maximum
-	a.merge(b)
-	got := a.summary()
-	if got.P50 != time.Millisecond || got.Max < 59*time.Second {
-		t.Errorf("summary %+v, want p50 1ms and max about a minute", got)
-	}
-}
-
-func TestBenchDirCleanupRemovesWhatItCreated(t *testing.T) {
-	root := t.TempDir()
-	parent := filepath.Join(root, "data", "bench")
-	dir, cleanup, err := makeBenchDir(parent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "extent"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := cleanup(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "data")); !os.IsNotExist(err) {
-		t.Errorf("%s/data still there after cleanup (stat: %v)", root, err)
-	}
-}
-
-func TestBenchDirCleanupKeepsOthersFiles(t *testing.T) {
-	parent := t.TempDir()
-	if err := os.WriteFile(filepath.Join(parent, "keep"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, cleanup, err := makeBenchDir(parent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cleanup(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(parent, "keep")); err != nil {
-		t.Errorf("a file that was there before is gone: %v", err)
 	}
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/internal/extentbench"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
@@ -22,14 +23,18 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	dir, cleanup, err := makeBenchDir(opts.Dir)
+	parent, err := filepath.Abs(opts.Dir) // the report and the nodes name it in full
+	if err != nil {
+		return nil, fmt.Errorf("bench directory %s: %w", opts.Dir, err)
+	}
+	dir, cleanup, err := benchkit.MakeBenchDir(parent, "node-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	r := &runner{opts: opts, dir: dir, progress: newProgress(opts.Progress)}
+	r := &runner{opts: opts, dir: dir, progress: benchkit.NewProgress("node-bench", opts.Progress)}
 	report, err = r.run(ctx)
-	r.progress.finish(dir, err)
+	r.progress.Finish(dir, err)
 	return report, err
 }
 
@@ -38,7 +43,7 @@ type runner struct {
 	opts     Options
 	dir      string
 	binary   string // the extent-node to run; empty in-process
-	progress *progress
+	progress *benchkit.Progress
 	lastID   uint64 // the last extent ID handed out
 
 	clusters int      // clusters started so far
@@ -80,7 +85,7 @@ func (r *runner) runWorkloads(ctx context.Context) (results []WorkloadResult, er
 		if r.opts.Only != nil && !r.opts.Only.MatchString(w.name) {
 			continue
 		}
-		r.progress.start(w.name, r.opts.Duration)
+		r.progress.Start(w.name, r.opts.Duration)
 		result, err := r.runWorkload(ctx, w)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w.name, err)
@@ -96,7 +101,7 @@ func (r *runner) prepareBinary(ctx context.Context) (remove func() error, err er
 		r.binary = r.opts.NodeBinary
 		return func() error { return nil }, nil
 	}
-	r.progress.note("building " + nodePackage)
+	r.progress.Note("building " + nodePackage)
 	r.binary, remove, err = buildNode(ctx)
 	return remove, err
 }
@@ -105,7 +110,7 @@ func (r *runner) fioBaseline(ctx context.Context) (extentbench.FioBaseline, erro
 	if r.opts.SkipFio {
 		return extentbench.FioBaseline{Status: extentbench.FioSkipped}, nil
 	}
-	return extentbench.RunFioBaseline(ctx, r.dir, r.opts.Duration, r.progress.start)
+	return extentbench.RunFioBaseline(ctx, r.dir, r.opts.Duration, r.progress.Start)
 }
 
 // clusterFor returns a running cluster with the node settings s,
@@ -224,7 +229,7 @@ func (r *runner) measure(ctx context.Context, c cluster, pool *conn.Pool, roller
 	m.appenders = make([]*appender, w.inFlight)
 	var wg sync.WaitGroup
 	for i := range m.appenders {
-		m.appenders[i] = &appender{latency: newLatencyRecorder()}
+		m.appenders[i] = &appender{latency: benchkit.NewLatencyRecorder()}
 		wg.Go(func() { m.appenders[i].run(ctx, primary, roller, payloads, i, deadline) })
 	}
 	wg.Wait()
@@ -249,40 +254,4 @@ func processCPUSeconds() float64 {
 		return 0
 	}
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
-}
-
-// progress writes one line to stderr as each step starts.
-type progress struct {
-	w     io.Writer
-	began time.Time
-}
-
-func newProgress(w io.Writer) *progress {
-	if w == nil {
-		w = io.Discard
-	}
-	return &progress{w: w, began: time.Now()}
-}
-
-// start announces a step that takes about took.
-func (p *progress) start(step string, took time.Duration) {
-	fmt.Fprintf(p.w, "node-bench [%6s] %s (%v)\n", p.elapsed(), step, took)
-}
-
-// note announces a step of unknown length.
-func (p *progress) note(step string) {
-	fmt.Fprintf(p.w, "node-bench [%6s] %s\n", p.elapsed(), step)
-}
-
-// finish says how the run ended and that its directory goes away.
-func (p *progress) finish(dir string, err error) {
-	outcome := "done"
-	if err != nil {
-		outcome = "stopped"
-	}
-	p.note(fmt.Sprintf("%s; removing %s", outcome, dir))
-}
-
-func (p *progress) elapsed() string {
-	return time.Since(p.began).Round(time.Second).String()
 }

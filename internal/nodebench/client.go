@@ -9,6 +9,7 @@ import (
 
 	"github.com/clogs-io/clogs/conn"
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/node"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
@@ -115,7 +116,7 @@ func (e *extentRoller) client(ctx context.Context, addr string) (clogspb.ExtentS
 
 // appender is one in-flight slot: a goroutine doing synchronous appends.
 type appender struct {
-	latency *latencyRecorder
+	latency *benchkit.LatencyRecorder
 	ops     int64
 	err     error
 }
@@ -155,7 +156,7 @@ func (a *appender) run(ctx context.Context, primary clogspb.ExtentServiceClient,
 			a.err = err
 			return
 		}
-		a.latency.record(took)
+		a.latency.Record(took)
 		a.ops++
 	}
 }

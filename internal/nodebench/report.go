@@ -1,13 +1,12 @@
 package nodebench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/internal/extentbench"
 )
 
@@ -36,35 +35,27 @@ var forScale = []string{
 
 // WriteJSON writes the report as one indented JSON object.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write JSON report: %w", err)
-	}
-	return nil
+	return benchkit.WriteJSON(w, r)
 }
 
 // WriteTable writes the setup, the results with their goals, the nodes'
 // own figures, the comparisons, fio's figures and the notes.
 func (r *Report) WriteTable(w io.Writer) error {
-	var out strings.Builder
-	fmt.Fprintf(&out, "nodes: %s\n", r.modeText())
-	fmt.Fprintf(&out, "machine: %d CPUs (GOMAXPROCS %d); %v per workload; bench dir %s\n\n", r.NumCPU, r.GOMAXPROCS, r.Duration, r.Dir)
-	writeAligned(&out, append([][]string{{"workload", "ops/s", "MiB/s", "p50", "p99", "p99.9", "max", "fio same block size", "goal", "met?"}}, r.resultRows()...))
-	out.WriteString("\n")
-	writeAligned(&out, append([][]string{{"node side", "appends/batch", "KiB/batch", "batch ms", "fdatasyncs/s (3 nodes)", "fdatasync ms", "CPU (% of one core)"}}, r.nodeRows()...))
-	if len(r.Comparisons) > 0 {
+	return benchkit.WriteTable(w, func(out *strings.Builder) {
+		fmt.Fprintf(out, "nodes: %s\n", r.modeText())
+		fmt.Fprintf(out, "machine: %d CPUs (GOMAXPROCS %d); %v per workload; bench dir %s\n\n", r.NumCPU, r.GOMAXPROCS, r.Duration, r.Dir)
+		benchkit.WriteAligned(out, append([][]string{{"workload", "ops/s", "MiB/s", "p50", "p99", "p99.9", "max", "fio same block size", "goal", "met?"}}, r.resultRows()...))
 		out.WriteString("\n")
-		writeAligned(&out, append([][]string{{"comparison", "against", "ops/s ratio", "p99 ratio"}}, r.comparisonRows()...))
-	}
-	out.WriteString("\n")
-	writeAligned(&out, append([][]string{{"fio (same disk, bench dir)", "MiB/s", "IOPS", "write p50", "write p99", "fdatasync p50", "fdatasync p99"}}, r.fioRows()...))
-	writeList(&out, "for scale (measured earlier on this machine)", r.ForScale)
-	writeList(&out, "notes", r.Notes)
-	if _, err := io.WriteString(w, out.String()); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	return nil
+		benchkit.WriteAligned(out, append([][]string{{"node side", "appends/batch", "KiB/batch", "batch ms", "fdatasyncs/s (3 nodes)", "fdatasync ms", "CPU (% of one core)"}}, r.nodeRows()...))
+		if len(r.Comparisons) > 0 {
+			out.WriteString("\n")
+			benchkit.WriteAligned(out, append([][]string{{"comparison", "against", "ops/s ratio", "p99 ratio"}}, r.comparisonRows()...))
+		}
+		out.WriteString("\n")
+		benchkit.WriteAligned(out, append([][]string{{"fio (same disk, bench dir)", "MiB/s", "IOPS", "write p50", "write p99", "fdatasync p50", "fdatasync p99"}}, r.fioRows()...))
+		benchkit.WriteList(out, "for scale (measured earlier on this machine)", r.ForScale)
+		benchkit.WriteList(out, "notes", r.Notes)
+	})
 }
 
 func (r *Report) modeText() string {
@@ -74,25 +65,6 @@ func (r *Report) modeText() string {
 	return fmt.Sprintf("3 extent-node processes (%s), node 1 primary of every extent; the client is the benchmark's process", r.NodeBinary)
 }
 
-// writeAligned writes rows as columns separated by " | ".
-func writeAligned(out *strings.Builder, rows [][]string) {
-	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', tabwriter.Debug)
-	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, " \t "))
-	}
-	tw.Flush()
-}
-
-func writeList(out *strings.Builder, title string, items []string) {
-	if len(items) == 0 {
-		return
-	}
-	fmt.Fprintf(out, "\n%s:\n", title)
-	for _, item := range items {
-		fmt.Fprintf(out, "  - %s\n", item)
-	}
-}
-
 func (r *Report) resultRows() [][]string {
 	var rows [][]string
 	for _, w := range r.Workloads {
@@ -100,7 +72,7 @@ func (r *Report) resultRows() [][]string {
 		l := w.Latency
 		rows = append(rows, []string{
 			w.Workload, fmt.Sprintf("%.0f", w.OpsPerSec), fmt.Sprintf("%.1f", w.PayloadBytesPerSec/(1<<20)),
-			formatLatency(l.P50), formatLatency(l.P99), formatLatency(l.P999), formatLatency(l.Max),
+			benchkit.FormatLatency(l.P50), benchkit.FormatLatency(l.P99), benchkit.FormatLatency(l.P999), benchkit.FormatLatency(l.Max),
 			r.fioText(w.PayloadBytes), goal, met,
 		})
 	}
@@ -133,10 +105,10 @@ func (r *Report) nodeRows() [][]string {
 		if n.PrimaryBatches > 0 {
 			perBatch = fmt.Sprintf("%.1f", float64(w.Ops)/n.PrimaryBatches)
 			kibPerBatch = fmt.Sprintf("%.0f", n.BatchBytesMean/(1<<10))
-			batchTime = formatLatency(n.BatchSecondsMean)
+			batchTime = benchkit.FormatLatency(n.BatchSecondsMean)
 		}
 		if n.Fdatasyncs > 0 {
-			syncTime = formatLatency(n.FdatasyncMean)
+			syncTime = benchkit.FormatLatency(n.FdatasyncMean)
 		}
 		rows = append(rows, []string{
 			w.Workload, perBatch, kibPerBatch, batchTime,
@@ -181,19 +153,14 @@ func (r *Report) fioRows() [][]string {
 		}
 		syncP50, syncP99 := "-", "-"
 		if s := result.SyncLatency; s != nil {
-			syncP50, syncP99 = formatLatency(s.P50), formatLatency(s.P99)
+			syncP50, syncP99 = benchkit.FormatLatency(s.P50), benchkit.FormatLatency(s.P99)
 		}
 		rows = append(rows, []string{
 			job.Label, fmt.Sprintf("%.1f", result.BandwidthBytes/(1<<20)), fmt.Sprintf("%.0f", result.IOPS),
-			formatLatency(result.WriteLatency.P50), formatLatency(result.WriteLatency.P99), syncP50, syncP99,
+			benchkit.FormatLatency(result.WriteLatency.P50), benchkit.FormatLatency(result.WriteLatency.P99), syncP50, syncP99,
 		})
 	}
 	return rows
-}
-
-// formatLatency renders a latency in milliseconds.
-func formatLatency(d time.Duration) string {
-	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }
 
 // notes says what a reader needs to read the tables right.

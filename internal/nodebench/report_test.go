@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clogs-io/clogs/internal/benchkit"
 	"github.com/clogs-io/clogs/internal/extentbench"
 )
 
@@ -16,7 +17,7 @@ func result(name string, payload int, opsPerSec float64, p50, p99 time.Duration)
 		Workload: name, Group: groupDefault, PayloadBytes: payload, Payload: PayloadRandom,
 		Ops: int64(opsPerSec * 5), Elapsed: 5 * time.Second, OpsPerSec: opsPerSec,
 		PayloadBytesPerSec: opsPerSec * float64(payload),
-		Latency:            Latency{P50: p50, P99: p99, P999: 2 * p99, Max: 3 * p99},
+		Latency:            benchkit.Latency{P50: p50, P99: p99, P999: 2 * p99, Max: 3 * p99},
 	}
 }
 
@@ -103,7 +104,7 @@ func sampleReport() *Report {
 		GOMAXPROCS: 2, NumCPU: 2, ForScale: forScale,
 		Fio: extentbench.FioBaseline{Status: extentbench.FioOK, Results: map[string]extentbench.FioResult{
 			fioWrite4KSync: {Job: fioWrite4KSync, Label: "fio 4k write+fdatasync", BandwidthBytes: 10 << 20, IOPS: 2560,
-				WriteLatency: extentbench.Latency{P50: 10 * time.Microsecond}, SyncLatency: &extentbench.Latency{P50: 300 * time.Microsecond}},
+				WriteLatency: benchkit.Latency{P50: 10 * time.Microsecond}, SyncLatency: &benchkit.Latency{P50: 300 * time.Microsecond}},
 		}},
 		Workloads: results,
 	}

@@ -2,6 +2,8 @@ package nodebench
 
 import (
 	"time"
+
+	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
 // WorkloadResult is one workload's outcome. Rates count payload bytes.
@@ -17,12 +19,12 @@ type WorkloadResult struct {
 	PeerCompression    string `json:"peer_compression"`
 	MaxInflightBatches int    `json:"max_inflight_batches"`
 	// PayloadSnappyRatio is the payloads' size over their snappy size.
-	PayloadSnappyRatio float64       `json:"payload_snappy_ratio"`
-	Ops                int64         `json:"ops"`
-	Elapsed            time.Duration `json:"elapsed_ns"`
-	OpsPerSec          float64       `json:"ops_per_sec"`
-	PayloadBytesPerSec float64       `json:"payload_bytes_per_sec"`
-	Latency            Latency       `json:"latency"`
+	PayloadSnappyRatio float64          `json:"payload_snappy_ratio"`
+	Ops                int64            `json:"ops"`
+	Elapsed            time.Duration    `json:"elapsed_ns"`
+	OpsPerSec          float64          `json:"ops_per_sec"`
+	PayloadBytesPerSec float64          `json:"payload_bytes_per_sec"`
+	Latency            benchkit.Latency `json:"latency"`
 	// Extents is how many extents the workload wrote (more than one if
 	// it filled one).
 	Extents int       `json:"extents"`
@@ -59,12 +61,12 @@ func summarize(w workload, m measurement, extents int) WorkloadResult {
 		PeerCompression: compressionName(w.settings.peerCompression), MaxInflightBatches: w.settings.maxInflightBatches,
 		PayloadSnappyRatio: m.payloadRatio, Elapsed: m.elapsed, Extents: extents,
 	}
-	latency := newLatencyRecorder()
+	latency := benchkit.NewLatencyRecorder()
 	for _, a := range m.appenders {
 		result.Ops += a.ops
-		latency.merge(a.latency)
+		latency.Merge(a.latency)
 	}
-	result.Latency = latency.summary()
+	result.Latency = latency.Summary()
 	if seconds := m.elapsed.Seconds(); seconds > 0 {
 		result.OpsPerSec = float64(result.Ops) / seconds
 		result.PayloadBytesPerSec = result.OpsPerSec * float64(w.payloadSize)

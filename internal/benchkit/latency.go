@@ -1,6 +1,7 @@
-package nodebench
+package benchkit
 
 import (
+	"fmt"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -15,34 +16,37 @@ type Latency struct {
 }
 
 // The histograms record microseconds from 1 µs to a minute, to three
-// significant digits; slower calls count as a minute.
+// significant digits; slower operations count as a minute.
 const (
 	histogramMinMicros = 1
 	histogramMaxMicros = int64(time.Minute / time.Microsecond)
 	histogramDigits    = 3
 )
 
-// latencyRecorder collects call latencies of one goroutine.
-type latencyRecorder struct {
+// LatencyRecorder collects operation latencies of one goroutine.
+type LatencyRecorder struct {
 	histogram *hdrhistogram.Histogram
 }
 
-func newLatencyRecorder() *latencyRecorder {
-	return &latencyRecorder{histogram: hdrhistogram.New(histogramMinMicros, histogramMaxMicros, histogramDigits)}
+// NewLatencyRecorder returns an empty recorder.
+func NewLatencyRecorder() *LatencyRecorder {
+	return &LatencyRecorder{histogram: hdrhistogram.New(histogramMinMicros, histogramMaxMicros, histogramDigits)}
 }
 
-// record adds one call's latency.
-func (r *latencyRecorder) record(took time.Duration) {
+// Record adds one operation's latency.
+func (r *LatencyRecorder) Record(took time.Duration) {
 	micros := min(max(took.Microseconds(), histogramMinMicros), histogramMaxMicros)
 	_ = r.histogram.RecordValue(micros) // in range by construction
 }
 
-// merge adds other's latencies to r.
-func (r *latencyRecorder) merge(other *latencyRecorder) {
+// Merge adds other's latencies to r.
+func (r *LatencyRecorder) Merge(other *LatencyRecorder) {
 	r.histogram.Merge(other.histogram)
 }
 
-func (r *latencyRecorder) summary() Latency {
+// Summary returns the median, the 99th and 99.9th percentiles and the
+// maximum.
+func (r *LatencyRecorder) Summary() Latency {
 	micros := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	return Latency{
 		P50:  micros(r.histogram.ValueAtQuantile(50)),
@@ -50,4 +54,9 @@ func (r *latencyRecorder) summary() Latency {
 		P999: micros(r.histogram.ValueAtQuantile(99.9)),
 		Max:  micros(r.histogram.Max()),
 	}
+}
+
+// FormatLatency renders a latency in milliseconds.
+func FormatLatency(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }

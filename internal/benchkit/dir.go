@@ -1,4 +1,4 @@
-package extentbench
+package benchkit
 
 import (
 	"errors"
@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 )
 
-// makeBenchDir makes a fresh temporary directory under parent. Its
-// cleanup removes that directory with everything in it, then those
-// parents it had to create, if nothing else has been put in them.
-func makeBenchDir(parent string) (dir string, cleanup func() error, err error) {
+// MakeBenchDir makes a fresh temporary directory under parent, named
+// prefix followed by a random number. Its cleanup removes that directory
+// with everything in it, then those parents it had to create, if nothing
+// else has been put in them.
+func MakeBenchDir(parent, prefix string) (dir string, cleanup func() error, err error) {
 	created, err := missingDirs(parent)
 	if err != nil {
 		return "", nil, err
@@ -19,7 +20,7 @@ func makeBenchDir(parent string) (dir string, cleanup func() error, err error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", nil, fmt.Errorf("make bench parent directory: %w", err)
 	}
-	dir, err = os.MkdirTemp(parent, "extent-bench-")
+	dir, err = os.MkdirTemp(parent, prefix)
 	if err != nil {
 		removeEmptyDirs(created)
 		return "", nil, fmt.Errorf("make bench directory: %w", err)
