@@ -21,8 +21,13 @@ type Config struct {
 	Listen string
 	// HTTP serves /metrics (127.0.0.1:4101); empty disables it.
 	HTTP string
-	// StreamManagers are the stream managers' addresses.
+	// StreamManagers are the stream managers' addresses. When there are
+	// any, the node registers with the leading one and heartbeats to it;
+	// empty runs the node without a manager.
 	StreamManagers []string
+	// HeartbeatInterval is how often the node heartbeats to the stream
+	// manager (and retries registering).
+	HeartbeatInterval time.Duration
 	// Disks are the directories extents live in; at least one.
 	Disks []string
 	// ReplicaTimeout bounds each ReplicateBlocks call to a secondary.
@@ -50,6 +55,7 @@ func DefaultConfig() Config {
 		Listen:             "127.0.0.1:4001",
 		HTTP:               "127.0.0.1:4101",
 		StreamManagers:     []string{"127.0.0.1:3401"},
+		HeartbeatInterval:  time.Second,
 		Disks:              []string{"./data/node1"},
 		ReplicaTimeout:     5 * time.Second,
 		MaxInflightBatches: 4,
@@ -86,6 +92,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(sm); err != nil {
 			errs = append(errs, fmt.Errorf("stream manager address %q: %w", sm, err))
 		}
+	}
+	if c.HeartbeatInterval <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat interval %v must be positive", c.HeartbeatInterval))
 	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))

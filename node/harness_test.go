@@ -25,6 +25,7 @@ func testConfig(dir string) Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.Disks = []string{dir}
+	cfg.StreamManagers = nil // these tests drive the nodes without a manager
 	cfg.ReplicaTimeout = 2 * time.Second
 	cfg.Conn.DialTimeout = time.Second
 	return cfg

@@ -32,11 +32,14 @@ type Node struct {
 	pool    *conn.Pool
 	metrics *metrics
 	deps    *primaryDeps
+	uuid    string // the node's identity, kept on its disks (smclient.go)
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica      // guarded by mu
 	damaged  map[uint64]damagedExtent // extents that failed to open; guarded by mu
 
+	nodeID       atomic.Uint64 // given by the stream manager; 0 until registered
+	sm           *smClient     // nil without stream managers or before Start
 	shuttingDown atomic.Bool
 	grpcServer   *grpc.Server
 	httpServer   *http.Server
@@ -63,6 +66,11 @@ func New(cfg Config) (*Node, error) {
 		}
 		n.disks = append(n.disks, d)
 	}
+	id, err := loadNodeUUID(n.disks)
+	if err != nil {
+		return nil, err
+	}
+	n.uuid = id
 	pool, err := conn.NewPool(cfg.Conn)
 	if err != nil {
 		return nil, err
@@ -139,7 +147,10 @@ func (n *Node) Start() error {
 			return err
 		}
 	}
-	n.lg.Info("extent-node serving", zap.String("grpc", n.Addr()), zap.String("http", n.HTTPAddr()), zap.Int("extents", n.extentCount()))
+	if len(n.cfg.StreamManagers) > 0 {
+		n.sm = startSMClient(n)
+	}
+	n.lg.Info("extent-node serving", zap.String("grpc", n.Addr()), zap.String("http", n.HTTPAddr()), zap.Int("extents", n.extentCount()), zap.String("uuid", n.uuid))
 	return nil
 }
 
@@ -176,6 +187,7 @@ func (n *Node) HTTPAddr() string {
 // ends; then they are cut), and closes every extent cleanly.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shuttingDown.Store(true)
+	n.sm.stop()
 	if n.grpcServer != nil {
 		done := make(chan struct{})
 		go func() { n.grpcServer.GracefulStop(); close(done) }()
@@ -197,6 +209,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // test process does not leak files. For tests.
 func (n *Node) Stop() {
 	n.shuttingDown.Store(true)
+	n.sm.stop()
 	if n.grpcServer != nil {
 		n.grpcServer.Stop()
 	}

@@ -176,23 +176,20 @@ func (m *Manager) sealAll(ctx context.Context, e *clogspb.ExtentMeta, length uin
 
 // allocExtent places a new extent on three nodes and creates it there,
 // trying other nodes when one fails.
+// Every attempt takes a fresh ID: nodes that took a failed attempt keep an
+// empty extent with that attempt's replica set (an orphan for GC), and
+// would refuse the same ID with another set.
 func (m *Manager) allocExtent(ctx context.Context, streamID uint64) (*clogspb.ExtentMeta, error) {
-	m.mu.Lock()
-	t, err := m.leaderLocked()
-	var id uint64
-	if err == nil {
-		id, err = m.reserveIDsLocked(t, 1)
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	exclude := map[uint64]bool{}
 	var lastErr error
 	for range allocAttempts {
 		chosen, err := m.place(exclude)
 		if err != nil {
 			return nil, errors.Join(err, lastErr)
+		}
+		id, err := m.newID()
+		if err != nil {
+			return nil, err
 		}
 		e := &clogspb.ExtentMeta{Id: id, StreamId: streamID, CreatedUnixNano: time.Now().UnixNano()}
 		for _, c := range chosen {
@@ -207,7 +204,18 @@ func (m *Manager) allocExtent(ctx context.Context, streamID uint64) (*clogspb.Ex
 			exclude[f] = true
 		}
 	}
-	return nil, fmt.Errorf("%w: extent %d: %w", ErrAllocFailed, id, lastErr)
+	return nil, fmt.Errorf("%w: %w", ErrAllocFailed, lastErr)
+}
+
+// newID reserves one ID as leader.
+func (m *Manager) newID() (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, err := m.leaderLocked()
+	if err != nil {
+		return 0, err
+	}
+	return m.reserveIDsLocked(t, 1)
 }
 
 // allocOnNodes runs AllocExtent on every replica in parallel; it returns

@@ -55,6 +55,7 @@ type options struct {
 	streamManagers  []string
 	disks           []string
 	replicaTimeout  time.Duration
+	heartbeat       time.Duration
 	maxInflight     int
 	pipelineBytes   byteSize
 	maxExtentSize   byteSize
@@ -73,6 +74,7 @@ func defaultOptions() *options {
 		streamManagers:  cfg.StreamManagers,
 		disks:           cfg.Disks,
 		replicaTimeout:  cfg.ReplicaTimeout,
+		heartbeat:       cfg.HeartbeatInterval,
 		maxInflight:     cfg.MaxInflightBatches,
 		pipelineBytes:   byteSize(cfg.PipelineBytes),
 		maxExtentSize:   byteSize(cfg.Extent.MaxSize),
@@ -129,9 +131,10 @@ Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 	f.SortFlags = false
 	f.StringVar(&opts.listen, "listen", opts.listen, "gRPC address, host:port, for clients and peer nodes; also the address the node is known by")
 	f.StringVar(&opts.http, "http", opts.http, "metrics address, host:port, serving /metrics; empty disables it")
-	f.StringSliceVar(&opts.streamManagers, "sm", opts.streamManagers, "stream managers (registration arrives with the stream manager), comma-separated host:port list")
+	f.StringSliceVar(&opts.streamManagers, "sm", opts.streamManagers, "stream managers, comma-separated host:port list; the node registers and heartbeats there (empty: run without a manager)")
 	f.StringArrayVar(&opts.disks, "disk", opts.disks, "directory to keep extents in, created if missing; repeat for several disks")
 	f.DurationVar(&opts.replicaTimeout, "replica-timeout", opts.replicaTimeout, "how long the primary waits for a secondary to make a batch durable before failing the appends")
+	f.DurationVar(&opts.heartbeat, "heartbeat-interval", opts.heartbeat, "how often the node heartbeats to the stream manager")
 	f.IntVar(&opts.maxInflight, "max-inflight-batches", opts.maxInflight, "replicated batches in flight per extent on the primary")
 	f.Var(&opts.pipelineBytes, "pipeline-bytes", "bytes that must be queued before another batch starts while one is in flight: bytes, or with a KiB, MiB, GiB or TiB suffix")
 	f.Var(&opts.maxExtentSize, "max-extent-size", "largest size of an extent, header included: bytes, or with a KiB, MiB, GiB or TiB suffix")
@@ -150,6 +153,7 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	cfg.StreamManagers = o.streamManagers
 	cfg.Disks = o.disks
 	cfg.ReplicaTimeout = o.replicaTimeout
+	cfg.HeartbeatInterval = o.heartbeat
 	cfg.MaxInflightBatches = o.maxInflight
 	cfg.PipelineBytes = uint64(o.pipelineBytes)
 	cfg.Extent.MaxSize = uint64(o.maxExtentSize)
@@ -166,8 +170,8 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// checkStreamManagers checks the --sm addresses; node.Config.Validate does
-// not look at them yet.
+// checkStreamManagers checks the --sm addresses, naming the flag in the
+// message (node.Config.Validate checks them too, by field name).
 func checkStreamManagers(addrs []string) error {
 	for _, addr := range addrs {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

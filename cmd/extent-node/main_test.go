@@ -102,7 +102,8 @@ func (c *cluster) startAll() {
 // launch starts node i on its addresses and disk.
 func (c *cluster) launch(i int) {
 	c.t.Helper()
-	args := append([]string{"--listen", c.addrs[i], "--http", c.https[i], "--disk", c.dirs[i]}, c.flags...)
+	// --sm "": these nodes run without a stream manager.
+	args := append([]string{"--listen", c.addrs[i], "--http", c.https[i], "--disk", c.dirs[i], "--sm", ""}, c.flags...)
 	c.procs[i] = proctest.Start(c.t, fmt.Sprintf("node%d", i+1), c.bin, args...)
 	// A connection to the previous process would wait out gRPC's backoff.
 	c.pool.Remove(c.addrs[i])

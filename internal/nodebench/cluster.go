@@ -61,6 +61,7 @@ func nodeConfig(dir string, s settings) node.Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.Disks = []string{dir}
+	cfg.StreamManagers = nil // the benchmark allocates extents itself
 	cfg.ReplicaTimeout = replicaTimeout
 	cfg.MaxInflightBatches = s.maxInflightBatches
 	cfg.Conn.Compression = s.peerCompression

@@ -66,7 +66,7 @@ type nodeProcess struct {
 // nodeArgs are an extent-node's flags for one bench node.
 func nodeArgs(grpcAddr, httpAddr, dir string, s settings) []string {
 	return []string{
-		"--listen", grpcAddr, "--http", httpAddr, "--disk", dir,
+		"--listen", grpcAddr, "--http", httpAddr, "--disk", dir, "--sm", "",
 		"--replica-timeout", replicaTimeout.String(),
 		"--max-inflight-batches", strconv.Itoa(s.maxInflightBatches),
 		"--compression=" + s.peerCompression, // "" is none
