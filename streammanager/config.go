@@ -92,11 +92,17 @@ func (c Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 {
 		errs = append(errs, c.validateEmbedded()...)
 	}
-	if c.SessionTTL < time.Second {
-		errs = append(errs, fmt.Errorf("session TTL %v: at least 1s", c.SessionTTL))
+	if c.SessionTTL < time.Second || c.SessionTTL%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("session TTL %v: whole seconds, at least 1s (etcd leases count seconds)", c.SessionTTL))
 	}
-	if c.NodeDeadAfter <= 0 || c.SealTimeout <= 0 || c.IDBatch == 0 {
-		errs = append(errs, errors.New("node-dead-after, seal timeout and ID batch must be positive"))
+	if c.NodeDeadAfter <= 0 {
+		errs = append(errs, fmt.Errorf("node-dead-after %v must be positive", c.NodeDeadAfter))
+	}
+	if c.SealTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("seal timeout %v must be positive", c.SealTimeout))
+	}
+	if c.IDBatch == 0 {
+		errs = append(errs, errors.New("ID batch must be positive"))
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, err)

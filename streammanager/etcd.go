@@ -60,6 +60,8 @@ func startEmbedded(cfg Config, lg *zap.Logger) (*embed.Etcd, error) {
 	ec.InitialCluster = cfg.InitialCluster
 	ec.InitialClusterToken = "clogs-" + cfg.Cluster
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	// Left at 0, etcd logs every request as slow; its own CLI sets this.
+	ec.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	e, err := embed.StartEtcd(ec)

@@ -47,6 +47,7 @@ type Manager struct {
 
 	ctx        context.Context
 	cancel     context.CancelFunc
+	closeOnce  sync.Once
 	wg         sync.WaitGroup
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -104,8 +105,7 @@ func (m *Manager) Start() error {
 	go m.grpcServer.Serve(lis)
 	if m.cfg.HTTP != "" {
 		if err := m.startHTTP(); err != nil {
-			m.Close()
-			return err
+			return err // the caller closes the manager
 		}
 	}
 	m.wg.Add(1)
@@ -129,8 +129,14 @@ func (m *Manager) HTTPAddr() string {
 	return m.httpLis.Addr().String()
 }
 
-// Close stops serving, resigns leadership and stops etcd.
+// Close stops serving, resigns leadership and stops etcd. Call it also
+// after a failed Start; closing twice is harmless.
 func (m *Manager) Close() error {
+	m.closeOnce.Do(m.close)
+	return nil
+}
+
+func (m *Manager) close() {
 	m.cancel()
 	if m.grpcServer != nil {
 		m.grpcServer.Stop()
@@ -141,7 +147,6 @@ func (m *Manager) Close() error {
 	m.wg.Wait()
 	m.pool.Close()
 	m.etcd.close()
-	return nil
 }
 
 // campaignLoop campaigns, leads until the session is lost, and campaigns
