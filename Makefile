@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
+.PHONY: all build run run-bench test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
 
 all: build
 
@@ -15,10 +15,13 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## run: what runs today: the extent engine exercised on this disk (a short
-## extent-bench without fio). The goreman local cluster comes with the
-## extent-node and stream-manager.
+## run: the local cluster under goreman (Procfile): a stream manager with
+## embedded etcd and three extent-nodes, data in ./data; Ctrl-C stops it
 run: build
+	$(GO) tool goreman -f Procfile start
+
+## run-bench: exercise the extent engine on this disk (short extent-bench)
+run-bench: build
 	$(BIN)/extent-bench --dir ./data/run --duration 1s --read-size 128MiB --skip-fio
 
 ## test: lint, then every test with the race detector (what CI runs)
@@ -64,4 +67,4 @@ verify-proto: proto
 	git diff --exit-code -- proto/
 
 clean:
-	rm -rf $(BIN) ./data/run ./data/bench
+	rm -rf $(BIN) ./data
