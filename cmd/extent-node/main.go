@@ -20,10 +20,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/clogs-io/clogs/conn"
 	"github.com/clogs-io/clogs/internal/buildinfo"
+	"github.com/clogs-io/clogs/internal/daemon"
 	"github.com/clogs-io/clogs/node"
 	"github.com/clogs-io/clogs/xlog"
 )
@@ -214,7 +213,7 @@ func serve(o *options) error {
 	}
 	// Signals are caught from here on, so that one arriving while the
 	// disks are scanned still shuts down cleanly once the node is up.
-	stop, release := watchSignals(lg)
+	stop, release := daemon.WatchSignals(lg, exitFailure)
 	defer release()
 
 	lg.Info("extent-node starting", zap.String("version", versionString()), zap.Int("pid", os.Getpid()),
@@ -246,35 +245,6 @@ func closeUnstarted(n *node.Node, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	n.Shutdown(ctx) // the start error is the one to report
-}
-
-// watchSignals returns a channel that receives the first SIGTERM or
-// SIGINT. A second one exits the process at once with exitFailure.
-// release stops watching.
-func watchSignals(lg *zap.Logger) (stop <-chan os.Signal, release func()) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	first := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigs:
-			first <- sig
-		case <-done:
-			return
-		}
-		select {
-		case sig := <-sigs:
-			lg.Warn("second signal; exiting at once", zap.Stringer("signal", sig))
-			lg.Sync() // exiting anyway
-			os.Exit(exitFailure)
-		case <-done:
-		}
-	}()
-	return first, func() {
-		signal.Stop(sigs)
-		close(done)
-	}
 }
 
 // versionString is the version --version prints.

@@ -31,16 +31,15 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/clogs-io/clogs/internal/buildinfo"
+	"github.com/clogs-io/clogs/internal/daemon"
 	"github.com/clogs-io/clogs/streammanager"
 	"github.com/clogs-io/clogs/xlog"
 )
@@ -333,7 +332,7 @@ func serve(o *options) error {
 	}
 	// Signals are caught from here on: one during start-up ends the
 	// process at once, one after it shuts the manager down.
-	stop, release := watchSignals(lg)
+	stop, release := daemon.WatchSignals(lg, exitFailure)
 	defer release()
 
 	fields := []zap.Field{zap.String("version", versionString()), zap.Int("pid", os.Getpid()),
@@ -394,52 +393,5 @@ func start(cfg streammanager.Config, stop <-chan os.Signal, lg *zap.Logger) (*st
 	}
 }
 
-// watchSignals returns a channel that receives the first SIGTERM or
-// SIGINT. A second one exits the process at once with exitFailure.
-// release stops watching.
-func watchSignals(lg *zap.Logger) (stop <-chan os.Signal, release func()) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	first := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigs:
-			first <- sig
-		case <-done:
-			return
-		}
-		select {
-		case sig := <-sigs:
-			lg.Warn("second signal; exiting at once", zap.Stringer("signal", sig))
-			lg.Sync() // exiting anyway
-			os.Exit(exitFailure)
-		case <-done:
-		}
-	}()
-	return first, func() {
-		signal.Stop(sigs)
-		close(done)
-	}
-}
-
 // versionString is the version --version prints.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
-}
+func versionString() string { return buildinfo.Version(version) }
