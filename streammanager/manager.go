@@ -174,8 +174,8 @@ func (m *Manager) leadOnce() error {
 	}
 	defer session.Close()
 	election := concurrency.NewElection(session, m.cfg.prefix()+leaderDir)
-	if err := election.Campaign(m.ctx, m.Addr()); err != nil {
-		return fmt.Errorf("campaign: %w", err)
+	if err := m.campaign(election); err != nil {
+		return err
 	}
 	t := &term{session: session, election: election, began: time.Now()}
 	if err := m.becomeLeader(t); err != nil {
@@ -193,6 +193,24 @@ func (m *Manager) leadOnce() error {
 		resignCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return election.Resign(resignCtx)
+	}
+}
+
+// campaign waits to win the election, or for the manager to close. On
+// close it does not wait for Campaign to return: Campaign then resigns with
+// the client's unbounded context, which without quorum blocks for etcd's
+// request timeout; closing the client ends it.
+func (m *Manager) campaign(election *concurrency.Election) error {
+	won := make(chan error, 1)
+	go func() { won <- election.Campaign(m.ctx, m.Addr()) }()
+	select {
+	case err := <-won:
+		if err != nil {
+			return fmt.Errorf("campaign: %w", err)
+		}
+		return nil
+	case <-m.ctx.Done():
+		return m.ctx.Err()
 	}
 }
 
@@ -230,11 +248,22 @@ func (m *Manager) stepDown(t *term, why string) {
 }
 
 // leaderLocked returns the current term, or a NotLeaderError.
+// The leader's address is filled in by the service layer, outside mu
+// (withLeader), since finding it reads etcd.
 func (m *Manager) leaderLocked() (*term, error) {
 	if m.term == nil {
-		return nil, &NotLeaderError{Leader: m.leaderAddr()}
+		return nil, &NotLeaderError{}
 	}
 	return m.term, nil
+}
+
+// withLeader adds the current leader's address to a NotLeaderError.
+func (m *Manager) withLeader(err error) error {
+	var notLeader *NotLeaderError
+	if errors.As(err, &notLeader) && notLeader.Leader == "" {
+		return &NotLeaderError{Leader: m.leaderAddr()}
+	}
+	return err
 }
 
 // leaderAddr looks up the current leader's address in etcd, best effort.

@@ -25,9 +25,13 @@ type nodeLive struct {
 // registerNode returns the node's ID, creating it for a new UUID and
 // updating the address of a known one.
 func (m *Manager) registerNode(req *clogspb.RegisterNodeRequest) (*clogspb.RegisterNodeResponse, error) {
-	if _, err := uuid.Parse(req.GetUuid()); err != nil {
+	parsed, err := uuid.Parse(req.GetUuid())
+	if err != nil {
 		return nil, fmt.Errorf("%w: node UUID %q: %v", ErrBadRequest, req.GetUuid(), err)
 	}
+	// One UUID has several spellings (braces, urn:, case); key on one.
+	req = proto.Clone(req).(*clogspb.RegisterNodeRequest)
+	req.Uuid = parsed.String()
 	if host, port, err := net.SplitHostPort(req.GetAddr()); err != nil || host == "" || port == "" {
 		return nil, fmt.Errorf("%w: node address %q is not host:port", ErrBadRequest, req.GetAddr())
 	}
@@ -120,6 +124,10 @@ func (m *Manager) nodesInfo() (*clogspb.NodesInfoResponse, error) {
 // place chooses three nodes for a new extent.
 func (m *Manager) place(exclude map[uint64]bool) ([]Candidate, error) {
 	m.mu.Lock()
+	if _, err := m.leaderLocked(); err != nil { // the term may have ended during a retry
+		m.mu.Unlock()
+		return nil, err
+	}
 	var candidates []Candidate
 	for _, n := range m.cache.nodes {
 		c := Candidate{NodeID: n.Id, Addr: n.Addr, Alive: m.aliveLocked(n.Id)}

@@ -60,12 +60,16 @@ func (m *Manager) streamAllocExtent(ctx context.Context, streamID, tailID uint64
 	if err != nil {
 		return nil, err
 	}
-	return m.publishAlloc(streamID, tailMeta, newExtent)
+	return m.publishAlloc(streamID, tailID, tailMeta, newExtent)
 }
 
 // publishAlloc records the sealed tail, the new extent and the stream's
 // new extent list in one guarded transaction, then in the cache.
-func (m *Manager) publishAlloc(streamID uint64, sealedTail, newExtent *clogspb.ExtentMeta) (*clogspb.StreamResponse, error) {
+// If the tail changed meanwhile (this manager lost and regained
+// leadership, and another leader extended the stream), nothing is written
+// and the new extent stays an orphan for garbage collection: appending it
+// would leave an unsealed extent before the tail.
+func (m *Manager) publishAlloc(streamID, tailID uint64, sealedTail, newExtent *clogspb.ExtentMeta) (*clogspb.StreamResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, err := m.leaderLocked()
@@ -75,6 +79,10 @@ func (m *Manager) publishAlloc(streamID uint64, sealedTail, newExtent *clogspb.E
 	s, err := m.streamLocked(streamID, "")
 	if err != nil {
 		return nil, err
+	}
+	if tail(s) != tailID {
+		m.lg.Warn("stream changed while allocating; the new extent is left unused", zap.Uint64("stream", streamID), zap.Uint64("extent", newExtent.Id))
+		return m.cache.layout(s), nil
 	}
 	updated := proto.Clone(s).(*clogspb.StreamMeta)
 	updated.ExtentIds = append(slices.Clone(s.ExtentIds), newExtent.Id)

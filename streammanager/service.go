@@ -21,26 +21,29 @@ type service struct {
 
 var _ clogspb.StreamManagerServer = (*service)(nil)
 
+// status maps an error for the wire, naming the leader on not-leader.
+func (s *service) status(err error) error { return ToStatus(s.m.withLeader(err)) }
+
 func (s *service) CreateStream(ctx context.Context, req *clogspb.CreateStreamRequest) (*clogspb.StreamResponse, error) {
 	resp, err := s.m.createStream(req.GetName())
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) StreamInfo(ctx context.Context, req *clogspb.StreamInfoRequest) (*clogspb.StreamResponse, error) {
 	if req.GetId() == 0 {
 		if err := ValidateStreamName(req.GetName()); err != nil {
-			return nil, ToStatus(err)
+			return nil, s.status(err)
 		}
 	}
 	resp, err := s.m.streamInfo(req.GetId(), req.GetName())
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) ListStreams(ctx context.Context, req *clogspb.ListStreamsRequest) (*clogspb.ListStreamsResponse, error) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	if _, err := s.m.leaderLocked(); err != nil {
-		return nil, ToStatus(err)
+		return nil, s.status(err)
 	}
 	resp := &clogspb.ListStreamsResponse{Revision: s.m.cache.rev}
 	for _, st := range s.m.cache.streams {
@@ -54,47 +57,47 @@ func (s *service) ExtentInfo(ctx context.Context, req *clogspb.ExtentInfoRequest
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	if _, err := s.m.leaderLocked(); err != nil {
-		return nil, ToStatus(err)
+		return nil, s.status(err)
 	}
 	e, ok := s.m.cache.extents[req.GetExtentId()]
 	if !ok {
-		return nil, ToStatus(fmt.Errorf("%w: extent %d", ErrNotFound, req.GetExtentId()))
+		return nil, s.status(fmt.Errorf("%w: extent %d", ErrNotFound, req.GetExtentId()))
 	}
 	return &clogspb.ExtentInfoResponse{Extent: proto.Clone(e).(*clogspb.ExtentMeta), Revision: s.m.cache.rev}, nil
 }
 
 func (s *service) NodesInfo(ctx context.Context, req *clogspb.NodesInfoRequest) (*clogspb.NodesInfoResponse, error) {
 	resp, err := s.m.nodesInfo()
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) RegisterNode(ctx context.Context, req *clogspb.RegisterNodeRequest) (*clogspb.RegisterNodeResponse, error) {
 	resp, err := s.m.registerNode(req)
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) Heartbeat(ctx context.Context, req *clogspb.HeartbeatRequest) (*clogspb.HeartbeatResponse, error) {
 	resp, err := s.m.heartbeat(req)
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) StreamAllocExtent(ctx context.Context, req *clogspb.StreamAllocExtentRequest) (*clogspb.StreamResponse, error) {
 	if req.GetStreamId() == 0 {
-		return nil, ToStatus(fmt.Errorf("%w: stream ID 0", ErrBadRequest))
+		return nil, s.status(fmt.Errorf("%w: stream ID 0", ErrBadRequest))
 	}
 	resp, err := s.m.streamAllocExtent(ctx, req.GetStreamId(), req.GetTailExtentId(), req.GetForce())
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) TruncateStream(ctx context.Context, req *clogspb.TruncateStreamRequest) (*clogspb.StreamResponse, error) {
 	resp, err := s.m.truncateStream(req.GetStreamId(), req.GetFirstKeptExtentId())
-	return resp, ToStatus(err)
+	return resp, s.status(err)
 }
 
 func (s *service) DeleteStream(ctx context.Context, req *clogspb.DeleteStreamRequest) (*clogspb.DeleteStreamResponse, error) {
 	rev, err := s.m.deleteStream(req.GetStreamId())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, s.status(err)
 	}
 	return &clogspb.DeleteStreamResponse{Revision: rev}, nil
 }
@@ -102,17 +105,17 @@ func (s *service) DeleteStream(ctx context.Context, req *clogspb.DeleteStreamReq
 func (s *service) AllocID(ctx context.Context, req *clogspb.AllocIDRequest) (*clogspb.AllocIDResponse, error) {
 	n := req.GetCount()
 	if n == 0 || n > maxAllocIDs {
-		return nil, ToStatus(fmt.Errorf("%w: count %d, want 1 to %d", ErrBadRequest, n, maxAllocIDs))
+		return nil, s.status(fmt.Errorf("%w: count %d, want 1 to %d", ErrBadRequest, n, maxAllocIDs))
 	}
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	t, err := s.m.leaderLocked()
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, s.status(err)
 	}
 	first, err := s.m.reserveIDsLocked(t, uint64(n))
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, s.status(err)
 	}
 	return &clogspb.AllocIDResponse{First: first, Count: n}, nil
 }
