@@ -1,0 +1,246 @@
+// Package streamclient is the client library of clogs streams: it finds and
+// follows the stream manager's leader, caches stream layouts, appends to
+// streams with rollover, retries and exactly-once for a single writer, and
+// reads and tails them across extents. It keeps no state a restart would
+// need.
+package streamclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/node"
+	clogspb "github.com/clogs-io/clogs/proto"
+	"github.com/clogs-io/clogs/streammanager"
+	"github.com/clogs-io/clogs/xlog"
+)
+
+// Config configures a Client.
+type Config struct {
+	// Managers are the stream managers' gRPC addresses; any of them will
+	// do, the client follows the leader.
+	Managers []string
+	// MaxExtentSize is where a writer rolls over to a new extent.
+	MaxExtentSize uint64
+	// Attempts bounds the tries of one operation; Backoff is the first
+	// pause between them, doubling up to MaxBackoff.
+	Attempts   int
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// CallTimeout bounds each RPC (a caller's deadline still applies).
+	CallTimeout time.Duration
+	Conn        conn.Config
+	Logger      *zap.Logger
+}
+
+// DefaultConfig returns a client for the local cluster of make run.
+func DefaultConfig() Config {
+	return Config{
+		Managers: []string{"127.0.0.1:3401"}, MaxExtentSize: extent.DefaultMaxSize,
+		Attempts: 8, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second,
+		CallTimeout: 10 * time.Second, Conn: conn.DefaultConfig(),
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if len(c.Managers) == 0 {
+		return errors.New("streamclient: no stream manager addresses")
+	}
+	// Smaller than the largest block is allowed (tests roll over often);
+	// an append that cannot fit in one extent fails with ErrPermanent.
+	if c.MaxExtentSize < extent.ExtentHeaderSize+extent.BlockSize(1) {
+		return fmt.Errorf("streamclient: max extent size %d cannot hold one block", c.MaxExtentSize)
+	}
+	if c.Attempts < 1 || c.Backoff <= 0 || c.MaxBackoff < c.Backoff || c.CallTimeout <= 0 {
+		return errors.New("streamclient: attempts, backoff and call timeout must be positive")
+	}
+	return c.Conn.Validate()
+}
+
+// Client talks to the stream managers and extent-nodes of one cluster. It
+// is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	lg   *zap.Logger
+	pool *conn.Pool
+
+	mu     sync.Mutex
+	leader string // guarded by mu; the manager to try first
+
+	// afterAppend, when set by tests, sees every AppendBlocks outcome and
+	// may replace it (to lose an ack after the replicas wrote).
+	afterAppend func(err error) error
+}
+
+// New makes a client; it connects lazily.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pool, err := conn.NewPool(cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, lg: xlog.OrNop(cfg.Logger), pool: pool, leader: cfg.Managers[0]}, nil
+}
+
+// Close closes every connection.
+func (c *Client) Close() error { return c.pool.Close() }
+
+// ErrPermanent marks errors that retrying cannot fix (bad input, unknown
+// names); they come back at once.
+var ErrPermanent = errors.New("streamclient: cannot succeed")
+
+// permanent reports whether err cannot succeed on retry.
+func permanent(err error) bool {
+	return errors.Is(err, streammanager.ErrBadRequest) || errors.Is(err, streammanager.ErrNotFound) ||
+		errors.Is(err, node.ErrBadRequest) || errors.Is(err, extent.ErrBlockSize) ||
+		errors.Is(err, extent.ErrUserDataSize) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPermanent)
+}
+
+// retry runs op up to Attempts times with backoff, until it succeeds or
+// fails permanently.
+func (c *Client) retry(ctx context.Context, op func() error) error {
+	pause := c.cfg.Backoff
+	var err error
+	for attempt := 0; attempt < c.cfg.Attempts; attempt++ {
+		if err = op(); err == nil || permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, c.cfg.MaxBackoff)
+	}
+	return fmt.Errorf("streamclient: %d attempts: %w", c.cfg.Attempts, err)
+}
+
+// manager calls the leading stream manager: it tries the last known
+// leader, follows not-leader answers to the leader they name, and moves on
+// to the next address when one does not answer.
+func (c *Client) manager(ctx context.Context, call func(context.Context, clogspb.StreamManagerClient) error) error {
+	return c.retry(ctx, func() error {
+		addr := c.currentLeader()
+		err := c.callManager(ctx, addr, call)
+		if err == nil {
+			return nil
+		}
+		var remote *streammanager.RemoteError
+		if errors.As(err, &remote) && errors.Is(err, streammanager.ErrNotLeader) && remote.Leader != "" && remote.Leader != addr {
+			c.setLeader(remote.Leader)
+			return c.callManager(ctx, remote.Leader, call)
+		}
+		if !permanent(err) {
+			c.nextManager(addr)
+		}
+		return err
+	})
+}
+
+func (c *Client) callManager(ctx context.Context, addr string, call func(context.Context, clogspb.StreamManagerClient) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	cc, err := c.pool.Get(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return streammanager.FromStatus(call(ctx, clogspb.NewStreamManagerClient(cc)))
+}
+
+func (c *Client) currentLeader() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leader
+}
+
+func (c *Client) setLeader(addr string) {
+	c.mu.Lock()
+	c.leader = addr
+	c.mu.Unlock()
+}
+
+// nextManager moves past addr in the configured list.
+func (c *Client) nextManager(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.cfg.Managers {
+		if m == addr {
+			c.leader = c.cfg.Managers[(i+1)%len(c.cfg.Managers)]
+			return
+		}
+	}
+	c.leader = c.cfg.Managers[0]
+}
+
+// extentNode calls an extent-node.
+func (c *Client) extentNode(ctx context.Context, addr string, call func(context.Context, clogspb.ExtentServiceClient) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	cc, err := c.pool.Get(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return node.FromStatus(call(ctx, clogspb.NewExtentServiceClient(cc)))
+}
+
+// CreateStream creates a stream, or returns the existing one of that name.
+func (c *Client) CreateStream(ctx context.Context, name string) (*clogspb.StreamResponse, error) {
+	var resp *clogspb.StreamResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.CreateStream(ctx, &clogspb.CreateStreamRequest{Name: name})
+		return err
+	})
+	return resp, err
+}
+
+// StreamInfo returns a stream's layout by name.
+func (c *Client) StreamInfo(ctx context.Context, name string) (*clogspb.StreamResponse, error) {
+	var resp *clogspb.StreamResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.StreamInfo(ctx, &clogspb.StreamInfoRequest{Stream: &clogspb.StreamInfoRequest_Name{Name: name}})
+		return err
+	})
+	return resp, err
+}
+
+// ListStreams lists every stream.
+func (c *Client) ListStreams(ctx context.Context) (*clogspb.ListStreamsResponse, error) {
+	var resp *clogspb.ListStreamsResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.ListStreams(ctx, &clogspb.ListStreamsRequest{})
+		return err
+	})
+	return resp, err
+}
+
+// NodesInfo lists the extent-nodes.
+func (c *Client) NodesInfo(ctx context.Context) (*clogspb.NodesInfoResponse, error) {
+	var resp *clogspb.NodesInfoResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.NodesInfo(ctx, &clogspb.NodesInfoRequest{})
+		return err
+	})
+	return resp, err
+}
+
+// allocExtent seals the stream's tail (if it is still tail) and adds a new
+// extent; it returns the new layout.
+func (c *Client) allocExtent(ctx context.Context, streamID, tail uint64) (*clogspb.StreamResponse, error) {
+	var resp *clogspb.StreamResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.StreamAllocExtent(ctx, &clogspb.StreamAllocExtentRequest{StreamId: streamID, TailExtentId: tail})
+		return err
+	})
+	return resp, err
+}
