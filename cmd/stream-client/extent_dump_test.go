@@ -44,7 +44,7 @@ type dumpDoc struct {
 // checking that every documented key is present and no other.
 func dumpJSONOf(t *testing.T, args ...string) dumpDoc {
 	t.Helper()
-	stdout, stderr, code := runCLI(t, append([]string{"extent", "dump", "--json"}, args...)...)
+	stdout, stderr, code := runArgs(t, append([]string{"extent", "dump", "--json"}, args...)...)
 	if code != exitOK {
 		t.Fatalf("dump --json: exit %d, stderr %q", code, stderr)
 	}
@@ -130,7 +130,7 @@ func TestDumpJSONPayloadPreview(t *testing.T) {
 
 func TestDumpJSONEmptyExtent(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 1, nil, false)
-	stdout, _, _ := runCLI(t, "extent", "dump", "--json", te.path)
+	stdout, _, _ := runArgs(t, "extent", "dump", "--json", te.path)
 	if !strings.Contains(stdout, `"blocks": []`) {
 		t.Errorf("an empty extent's blocks are not []:\n%s", stdout)
 	}
@@ -173,7 +173,7 @@ func textField(t *testing.T, stdout, name string) string {
 
 func TestDumpText(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 42, testBlocks(), true)
-	stdout, stderr, code := runCLI(t, "extent", "dump", te.path)
+	stdout, stderr, code := runArgs(t, "extent", "dump", te.path)
 	if code != exitOK || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -226,7 +226,7 @@ func TestDumpText(t *testing.T) {
 
 func TestDumpTextWithoutPayloads(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 1, testBlocks(), false)
-	stdout, _, code := runCLI(t, "extent", "dump", "--payloads=0", te.path)
+	stdout, _, code := runArgs(t, "extent", "dump", "--payloads=0", te.path)
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -281,7 +281,7 @@ func TestDumpProblems(t *testing.T) {
 				t.Errorf("%d blocks listed, want %d", len(doc.Blocks), tt.wantBlocks)
 			}
 
-			stdout, _, code := runCLI(t, "extent", "dump", te.path)
+			stdout, _, code := runArgs(t, "extent", "dump", te.path)
 			if code != exitOK {
 				t.Fatalf("text dump: exit %d", code)
 			}
@@ -300,7 +300,7 @@ func TestDumpInvalidHeader(t *testing.T) {
 	if doc.Created != nil {
 		t.Errorf("created %q for an invalid header, want null", *doc.Created)
 	}
-	stdout, _, _ := runCLI(t, "extent", "dump", te.path)
+	stdout, _, _ := runArgs(t, "extent", "dump", te.path)
 	if got := textField(t, stdout, "header"); got != "invalid" {
 		t.Errorf("header: %q, want invalid", got)
 	}
@@ -309,7 +309,7 @@ func TestDumpInvalidHeader(t *testing.T) {
 func TestDumpMissingFile(t *testing.T) {
 	path := t.TempDir() + "/" + extent.FileName(3)
 	for _, args := range [][]string{{"extent", "dump", path}, {"extent", "dump", "--json", path}} {
-		stdout, stderr, code := runCLI(t, args...)
+		stdout, stderr, code := runArgs(t, args...)
 		if code != exitFailure {
 			t.Errorf("%q: exit %d, want %d", args, code, exitFailure)
 		}

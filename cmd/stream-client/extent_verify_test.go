@@ -36,7 +36,7 @@ func TestVerifyGood(t *testing.T) {
 	sealed := makeExtent(t, dir, 1, testBlocks(), true)
 	open := makeExtent(t, dir, 2, testBlocks(), false)
 	empty := makeExtent(t, dir, 3, nil, false)
-	stdout, stderr, code := runCLI(t, "extent", "verify", sealed.path, open.path, empty.path)
+	stdout, stderr, code := runArgs(t, "extent", "verify", sealed.path, open.path, empty.path)
 	if code != exitOK || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -50,7 +50,7 @@ func TestVerifyGood(t *testing.T) {
 
 func TestVerifyGoodJSON(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 9, testBlocks(), true)
-	stdout, _, code := runCLI(t, "extent", "verify", "--json", te.path)
+	stdout, _, code := runArgs(t, "extent", "verify", "--json", te.path)
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -98,7 +98,7 @@ func TestVerifyProblems(t *testing.T) {
 			tt.damage(t, te)
 			wantOffset := tt.wantOffset(te)
 
-			stdout, stderr, code := runCLI(t, "extent", "verify", te.path)
+			stdout, stderr, code := runArgs(t, "extent", "verify", te.path)
 			if code != exitInvalid {
 				t.Errorf("exit %d, want %d", code, exitInvalid)
 			}
@@ -110,7 +110,7 @@ func TestVerifyProblems(t *testing.T) {
 				t.Errorf("stderr %q, want one line saying 1 invalid", stderr)
 			}
 
-			stdout, _, code = runCLI(t, "extent", "verify", "--json", te.path)
+			stdout, _, code = runArgs(t, "extent", "verify", "--json", te.path)
 			if code != exitInvalid {
 				t.Errorf("--json: exit %d, want %d", code, exitInvalid)
 			}
@@ -131,7 +131,7 @@ func TestVerifyProblems(t *testing.T) {
 func TestVerifyReadOnly(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 5, testBlocks(), false)
 	appendGarbage(t, te.path, 10)
-	if _, _, code := runCLI(t, "extent", "verify", te.path); code != exitInvalid {
+	if _, _, code := runArgs(t, "extent", "verify", te.path); code != exitInvalid {
 		t.Fatalf("exit %d, want %d", code, exitInvalid)
 	}
 	fi, err := os.Stat(te.path)
@@ -149,7 +149,7 @@ func TestVerifyReadOnly(t *testing.T) {
 func TestVerifySealedWithExtraBytes(t *testing.T) {
 	te := makeExtent(t, t.TempDir(), 5, testBlocks(), true)
 	appendGarbage(t, te.path, 4096)
-	stdout, _, code := runCLI(t, "extent", "verify", te.path)
+	stdout, _, code := runArgs(t, "extent", "verify", te.path)
 	want := fmt.Sprintf("ok: %s: extent 5, 3 blocks, sealed at %d (4096 bytes past it, which opening the extent cuts)\n", te.path, te.end)
 	if code != exitOK || stdout != want {
 		t.Errorf("exit %d, output %q; want 0, %q", code, stdout, want)
@@ -163,7 +163,7 @@ func TestVerifyIDMismatch(t *testing.T) {
 	if err := os.Rename(te.path, renamed); err != nil {
 		t.Fatal(err)
 	}
-	stdout, _, code := runCLI(t, "extent", "verify", renamed)
+	stdout, _, code := runArgs(t, "extent", "verify", renamed)
 	want := fmt.Sprintf("invalid: %s: file name says extent 6, the header says extent 5\n", renamed)
 	if code != exitInvalid || stdout != want {
 		t.Errorf("exit %d, output %q; want %d, %q", code, stdout, exitInvalid, want)
@@ -173,7 +173,7 @@ func TestVerifyIDMismatch(t *testing.T) {
 	if err := os.Rename(renamed, other); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, code := runCLI(t, "extent", "verify", other); code != exitOK {
+	if _, _, code := runArgs(t, "extent", "verify", other); code != exitOK {
 		t.Errorf("%s: exit %d, want 0", other, code)
 	}
 }
@@ -182,7 +182,7 @@ func TestVerifyMissingFile(t *testing.T) {
 	dir := t.TempDir()
 	good := makeExtent(t, dir, 1, testBlocks(), true)
 	missing := filepath.Join(dir, extent.FileName(2))
-	stdout, stderr, code := runCLI(t, "extent", "verify", missing, good.path)
+	stdout, stderr, code := runArgs(t, "extent", "verify", missing, good.path)
 	if code != exitFailure {
 		t.Errorf("exit %d, want %d", code, exitFailure)
 	}
@@ -203,7 +203,7 @@ func TestVerifyInvalidWinsOverUnreadable(t *testing.T) {
 	bad := makeExtent(t, dir, 1, testBlocks(), false)
 	flipByte(t, bad.path, int64(bad.offsets[1])+extent.BlockHeaderSize)
 	missing := filepath.Join(dir, extent.FileName(2))
-	stdout, stderr, code := runCLI(t, "extent", "verify", "--json", missing, bad.path)
+	stdout, stderr, code := runArgs(t, "extent", "verify", "--json", missing, bad.path)
 	if code != exitInvalid {
 		t.Errorf("exit %d, want %d", code, exitInvalid)
 	}

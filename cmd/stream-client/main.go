@@ -133,8 +133,11 @@ Exit codes: 0 success, 1 usage or I/O error, 2 invalid data found.`,
 		return &usageError{err}
 	})
 	root.PersistentFlags().StringVar(&opts.sm, "sm", defaultSMAddr(),
-		"stream manager gRPC address, host:port (env "+smEnv+")")
+		"stream managers, comma-separated host:port list; any of them will do, the client follows the leader (env "+smEnv+")")
+	root.AddCommand(newCreateCmd(opts), newLsCmd(opts), newInfoCmd(opts), newNodesCmd(opts))
+	root.AddCommand(newAppendCmd(opts), newCatCmd(opts))
 	root.AddCommand(newExtentCmd(opts))
+	root.AddCommand(newWbenchCmd(opts), newRbenchCmd(opts))
 	return root
 }
 

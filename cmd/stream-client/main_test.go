@@ -10,9 +10,9 @@ import (
 	"github.com/clogs-io/clogs/extent"
 )
 
-// runCLI runs the command line in-process, as main does, and returns what
+// runArgs runs the command line in-process, as main does, and returns what
 // it printed and its exit code.
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func runArgs(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = run(args, &out, &errOut)
@@ -152,13 +152,13 @@ func TestSMFlagDefault(t *testing.T) {
 func TestSMFlagIsGlobal(t *testing.T) {
 	// A persistent flag is accepted after any subcommand.
 	te := makeExtent(t, t.TempDir(), 1, testBlocks(), false)
-	if _, stderr, code := runCLI(t, "extent", "verify", "--sm", "10.0.0.2:1", te.path); code != exitOK {
+	if _, stderr, code := runArgs(t, "extent", "verify", "--sm", "10.0.0.2:1", te.path); code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
 
 func TestVersion(t *testing.T) {
-	stdout, _, code := runCLI(t, "--version")
+	stdout, _, code := runArgs(t, "--version")
 	if code != exitOK || !strings.HasPrefix(stdout, "stream-client version ") {
 		t.Errorf("--version: exit %d, output %q", code, stdout)
 	}
@@ -174,7 +174,7 @@ func TestUsageErrors(t *testing.T) {
 		{"extent", "dump", "--no-such-flag", "x"},
 		{"extent", "dump", "--payloads", "-1", "x"},
 	} {
-		stdout, stderr, code := runCLI(t, args...)
+		stdout, stderr, code := runArgs(t, args...)
 		if code != exitFailure {
 			t.Errorf("%q: exit %d, want %d", args, code, exitFailure)
 		}
@@ -192,7 +192,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{nil, {"extent"}, {"extent", "dump", "--help"}} {
-		stdout, _, code := runCLI(t, args...)
+		stdout, _, code := runArgs(t, args...)
 		if code != exitOK || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("%q: exit %d, output %q", args, code, stdout)
 		}
