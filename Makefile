@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-bench test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
 
 all: build
 
@@ -20,6 +20,11 @@ build:
 run: build
 	$(GO) tool goreman -f Procfile start
 
+## run-ha: three stream managers (one embedded etcd cluster) and three
+## extent-nodes (Procfile.ha); shares ./data with run: `make clean` between
+run-ha: build
+	$(GO) tool goreman -f Procfile.ha start
+
 ## run-bench: exercise the extent engine on this disk (short extent-bench)
 run-bench: build
 	$(BIN)/extent-bench --dir ./data/run --duration 1s --read-size 128MiB --skip-fio
@@ -29,6 +34,10 @@ test: lint test-unit
 
 test-unit:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## test-e2e: only the end-to-end tests on real processes (part of test too)
+test-e2e:
+	$(GO) test -race -count=1 -timeout 5m ./internal/e2e/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

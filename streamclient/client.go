@@ -103,8 +103,7 @@ var ErrPermanent = errors.New("streamclient: cannot succeed")
 func permanent(err error) bool {
 	return errors.Is(err, streammanager.ErrBadRequest) || errors.Is(err, streammanager.ErrNotFound) ||
 		errors.Is(err, node.ErrBadRequest) || errors.Is(err, extent.ErrBlockSize) ||
-		errors.Is(err, extent.ErrUserDataSize) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPermanent)
+		errors.Is(err, extent.ErrUserDataSize) || errors.Is(err, ErrPermanent)
 }
 
 // retry runs op up to Attempts times with backoff, until it succeeds or

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/node"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
 
@@ -173,6 +174,14 @@ func (r *Reader) read(ctx context.Context, e *clogspb.ExtentMeta, waitMs uint32)
 	}
 	err := errors.Join(errs...)
 	if !e.Sealed {
+		// A primary back from a restart has lost its acked end and takes
+		// no appends: no writer can extend the extent, and only a seal
+		// makes its blocks readable. Ask for it (as a writer would).
+		if errors.Is(err, node.ErrRecovering) {
+			if _, serr := r.c.allocExtent(ctx, r.layout.Stream.Id, e.Id); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
 		// The primary may be gone or the extent sealed: learn the layout
 		// again and let the caller retry.
 		if rerr := r.refresh(ctx); rerr == nil && r.extent(e.Id).GetSealed() {

@@ -92,7 +92,7 @@ func (c *metaCache) layout(s *clogspb.StreamMeta) *clogspb.StreamResponse {
 	resp := &clogspb.StreamResponse{Stream: proto.Clone(s).(*clogspb.StreamMeta), Revision: c.rev}
 	for _, id := range s.ExtentIds {
 		if e, ok := c.extents[id]; ok {
-			resp.Extents = append(resp.Extents, proto.Clone(e).(*clogspb.ExtentMeta))
+			resp.Extents = append(resp.Extents, c.resolved(e))
 		}
 	}
 	return resp
@@ -107,3 +107,14 @@ func tail(s *clogspb.StreamMeta) uint64 {
 }
 
 func idKey(dir string, id uint64) string { return dir + strconv.FormatUint(id, 10) }
+
+// resolved is a copy of e with every replica at its node's current address.
+func (c *metaCache) resolved(e *clogspb.ExtentMeta) *clogspb.ExtentMeta {
+	e = proto.Clone(e).(*clogspb.ExtentMeta)
+	for _, r := range e.Replicas {
+		if n, ok := c.nodes[r.NodeId]; ok {
+			r.Addr = n.Addr
+		}
+	}
+	return e
+}

@@ -45,7 +45,7 @@ func (m *Manager) streamAllocExtent(ctx context.Context, streamID, tailID uint64
 	}
 	var tailMeta *clogspb.ExtentMeta
 	if tailID != 0 {
-		tailMeta = proto.Clone(m.cache.extents[tailID]).(*clogspb.ExtentMeta)
+		tailMeta = m.cache.resolved(m.cache.extents[tailID])
 	}
 	m.mu.Unlock()
 
@@ -128,18 +128,18 @@ func (m *Manager) sealExtent(ctx context.Context, e *clogspb.ExtentMeta, force b
 			break
 		}
 	}
-	m.sealAll(ctx, e, length)
+	m.sealAll(ctx, answered(e, answers), length)
 	m.lg.Info("sealed extent", zap.Uint64("extent", e.Id), zap.Uint64("length", length), zap.Int("answered", len(answers)))
 	m.metrics.extentsSealed.Inc()
 	return length, nil
 }
 
 // fenceAll asks every replica for its commit length, fencing it.
-func (m *Manager) fenceAll(ctx context.Context, e *clogspb.ExtentMeta) []*clogspb.CommitLengthResponse {
+func (m *Manager) fenceAll(ctx context.Context, e *clogspb.ExtentMeta) []fenceAnswer {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.SealTimeout)
 	defer cancel()
 	var mu sync.Mutex
-	var answers []*clogspb.CommitLengthResponse
+	var answers []fenceAnswer
 	var wg sync.WaitGroup
 	for _, r := range e.Replicas {
 		wg.Add(1)
@@ -153,7 +153,7 @@ func (m *Manager) fenceAll(ctx context.Context, e *clogspb.ExtentMeta) []*clogsp
 				return
 			}
 			mu.Lock()
-			answers = append(answers, resp)
+			answers = append(answers, fenceAnswer{CommitLengthResponse: resp, replica: r})
 			mu.Unlock()
 		}()
 	}
@@ -161,7 +161,24 @@ func (m *Manager) fenceAll(ctx context.Context, e *clogspb.ExtentMeta) []*clogsp
 	return answers
 }
 
-// sealAll seals every replica at length, in parallel and best effort: a
+// fenceAnswer is one replica's answer to the seal's fencing CommitLength.
+type fenceAnswer struct {
+	*clogspb.CommitLengthResponse
+	replica *clogspb.Replica
+}
+
+// answered returns e limited to the replicas that answered the fence: only
+// they are sealed now, so that a dead replica does not cost a second
+// timeout; the others learn the length from their heartbeat answer.
+func answered(e *clogspb.ExtentMeta, answers []fenceAnswer) *clogspb.ExtentMeta {
+	out := &clogspb.ExtentMeta{Id: e.Id}
+	for _, a := range answers {
+		out.Replicas = append(out.Replicas, a.replica)
+	}
+	return out
+}
+
+// sealAll seals e's replicas at length, in parallel and best effort: a
 // replica that misses it learns it from its heartbeat answer.
 func (m *Manager) sealAll(ctx context.Context, e *clogspb.ExtentMeta, length uint64) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.SealTimeout)

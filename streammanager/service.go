@@ -63,7 +63,7 @@ func (s *service) ExtentInfo(ctx context.Context, req *clogspb.ExtentInfoRequest
 	if !ok {
 		return nil, s.status(fmt.Errorf("%w: extent %d", ErrNotFound, req.GetExtentId()))
 	}
-	return &clogspb.ExtentInfoResponse{Extent: proto.Clone(e).(*clogspb.ExtentMeta), Revision: s.m.cache.rev}, nil
+	return &clogspb.ExtentInfoResponse{Extent: s.m.cache.resolved(e), Revision: s.m.cache.rev}, nil
 }
 
 func (s *service) NodesInfo(ctx context.Context, req *clogspb.NodesInfoRequest) (*clogspb.NodesInfoResponse, error) {
