@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/clogs-io/clogs/conn"
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/internal/testcluster"
 	"github.com/clogs-io/clogs/node"
 	clogspb "github.com/clogs-io/clogs/proto"
 	"github.com/clogs-io/clogs/streammanager"
@@ -26,57 +26,14 @@ import (
 // These tests run a real stream manager (embedded etcd) and real nodes
 // that register and heartbeat by themselves.
 
-const heartbeat = 100 * time.Millisecond
-
-// freePorts returns n distinct free 127.0.0.1 ports.
-func freePorts(t *testing.T, n int) []int {
+// startManager starts a one-member stream manager that declares nodes dead
+// after 1s, and waits until it leads.
+func startManager(t *testing.T) *streammanager.Manager {
 	t.Helper()
-	var ports []int
-	var listeners []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range listeners {
-		l.Close()
-	}
-	return ports
-}
-
-// testManager is a one-member embedded-etcd stream manager on free ports.
-type testManager struct {
-	*streammanager.Manager
-	closeOnce sync.Once
-}
-
-func (m *testManager) close() { m.closeOnce.Do(func() { m.Close() }) }
-
-func startManager(t *testing.T) *testManager {
-	t.Helper()
-	p := freePorts(t, 2)
-	cfg := streammanager.DefaultConfig()
-	cfg.Listen, cfg.HTTP = "127.0.0.1:0", ""
-	cfg.DataDir = t.TempDir()
-	cfg.EtcdClientURL = fmt.Sprintf("http://127.0.0.1:%d", p[0])
-	cfg.EtcdPeerURL = fmt.Sprintf("http://127.0.0.1:%d", p[1])
-	cfg.InitialCluster = "sm1=" + cfg.EtcdPeerURL
-	cfg.SessionTTL = 2 * time.Second
+	cfg := testcluster.ManagerConfig(t)
 	cfg.NodeDeadAfter = time.Second
 	cfg.SealTimeout = time.Second
-	cfg.Conn.DialTimeout = time.Second
-	sm, err := streammanager.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m := &testManager{Manager: sm}
-	t.Cleanup(m.close)
+	m := testcluster.StartManager(t, cfg)
 	waitFor(t, 15*time.Second, "a leader", m.IsLeader)
 	return m
 }
@@ -133,43 +90,16 @@ func (c *clients) node(addr string) clogspb.ExtentServiceClient {
 }
 
 func nodeConfig(dirs []string, managers ...string) node.Config {
-	cfg := node.DefaultConfig()
-	cfg.Listen, cfg.HTTP = "127.0.0.1:0", ""
-	cfg.Disks = dirs
-	cfg.StreamManagers = managers
-	cfg.HeartbeatInterval = heartbeat
-	cfg.ReplicaTimeout = 2 * time.Second
+	cfg := testcluster.NodeConfig(dirs, managers...)
 	cfg.Conn.DialTimeout = 500 * time.Millisecond
 	return cfg
-}
-
-func startNode(t *testing.T, cfg node.Config) *node.Node {
-	t.Helper()
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(); err != nil {
-		nd.Stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(nd.Stop)
-	return nd
 }
 
 // startNodes starts n nodes that register with the manager at smAddr;
 // dirs[i] is node i's disk.
 func startNodes(t *testing.T, n int, smAddr string) ([]*node.Node, []string) {
 	t.Helper()
-	root := t.TempDir()
-	var nodes []*node.Node
-	var dirs []string
-	for i := range n {
-		dir := filepath.Join(root, fmt.Sprintf("node%d", i+1))
-		dirs = append(dirs, dir)
-		nodes = append(nodes, startNode(t, nodeConfig([]string{dir}, smAddr)))
-	}
-	return nodes, dirs
+	return testcluster.StartNodes(t, n, nodeConfig(nil, smAddr))
 }
 
 // waitAlive waits until the manager lists exactly the nodes given, alive,
@@ -289,7 +219,7 @@ func TestRestartedNodeKeepsItsID(t *testing.T) {
 	id, oldUUID, oldAddr := nodes[0].NodeID(), nodes[0].UUID(), nodes[0].Addr()
 
 	nodes[0].Stop()
-	again := startNode(t, nodeConfig(dirs, m.Addr()))
+	again := testcluster.StartNode(t, nodeConfig(dirs, m.Addr()))
 	if again.UUID() != oldUUID {
 		t.Fatalf("UUID %s after the restart, was %s", again.UUID(), oldUUID)
 	}
@@ -364,7 +294,7 @@ func TestReplicaThatMissedASealSealsItself(t *testing.T) {
 		t.Fatalf("the stopped replica: length %d, sealed %v; want unsealed with at least %d", length, isSealed, end)
 	}
 
-	back := startNode(t, nodeConfig([]string{dirs[down]}, m.Addr()))
+	back := testcluster.StartNode(t, nodeConfig([]string{dirs[down]}, m.Addr()))
 	replica := cl.node(back.Addr())
 	var got *clogspb.CommitLengthResponse
 	waitFor(t, 10*time.Second, "the restarted replica to seal itself", func() bool {
@@ -400,10 +330,10 @@ func TestNodeServesWhileManagerIsDown(t *testing.T) {
 	primary := cl.node(e.Replicas[0].Addr)
 	appendTo(t, primary, e.Id, "before")
 
-	m.close()
+	m.Close()
 	// Appends go on for several heartbeat intervals after the manager
 	// went away.
-	deadline := time.Now().Add(5 * heartbeat)
+	deadline := time.Now().Add(5 * testcluster.Heartbeat)
 	var end uint64
 	blocks := 1
 	for time.Now().Before(deadline) || blocks < 4 {
@@ -541,9 +471,9 @@ func TestNodeFollowsTheLeaderAndRegistersAgain(t *testing.T) {
 	leaderAddr := serveFake(t, leader)
 	follower := &fakeManager{leader: leaderAddr}
 	followerAddr := serveFake(t, follower)
-	dead := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	dead := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePorts(t, 1)[0])
 
-	nd := startNode(t, nodeConfig([]string{t.TempDir()}, dead, followerAddr))
+	nd := testcluster.StartNode(t, nodeConfig([]string{t.TempDir()}, dead, followerAddr))
 	waitFor(t, 10*time.Second, "registration through the follower", func() bool { return nd.NodeID() == 7 })
 	waitFor(t, 10*time.Second, "heartbeats to the leader", func() bool { return leader.heartbeats.Load() >= 2 })
 

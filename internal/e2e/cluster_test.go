@@ -445,7 +445,9 @@ func TestNodeMovesAddress(t *testing.T) {
 	if err := c.nodes[moved].WaitReady(c.nodeAddrs[moved], readyTimeout); err != nil {
 		t.Fatal(err)
 	}
-	after := waitAlive(ctx, t, cl, 3)
+	// Until the node re-registers, its record (alive for a while yet)
+	// still shows the old address: wait for the new one.
+	after := waitAlive(ctx, t, cl, 3, c.nodeAddrs[moved])
 	if id := after[c.nodeAddrs[moved]]; id != before[oldAddr] {
 		t.Fatalf("node%d moved from %s to %s: node ID %d, was %d", moved+1, oldAddr, c.nodeAddrs[moved], id, before[oldAddr])
 	}

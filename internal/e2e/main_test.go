@@ -64,7 +64,7 @@ func testContext(t *testing.T, limit time.Duration) context.Context {
 
 // waitAlive polls the leading manager until want nodes are alive, and
 // returns the node IDs by address.
-func waitAlive(ctx context.Context, t *testing.T, cl *streamclient.Client, want int) map[string]uint64 {
+func waitAlive(ctx context.Context, t *testing.T, cl *streamclient.Client, want int, at ...string) map[string]uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, aliveTimeout)
 	defer cancel()
@@ -78,7 +78,7 @@ func waitAlive(ctx context.Context, t *testing.T, cl *streamclient.Client, want 
 				ids[st.Node.Addr] = st.Node.Id
 			}
 		}
-		if len(ids) >= want {
+		if len(ids) >= want && allPresent(ids, at) {
 			return ids
 		}
 		select {
@@ -87,6 +87,16 @@ func waitAlive(ctx context.Context, t *testing.T, cl *streamclient.Client, want 
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// allPresent reports whether every address in at is a key of ids.
+func allPresent(ids map[string]uint64, at []string) bool {
+	for _, addr := range at {
+		if _, ok := ids[addr]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // testBlock is block number seq of a test stream: the number is in the user
