@@ -21,7 +21,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,23 +87,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the command with args and returns the exit code. An error
-// is printed once, on one line, to stderr.
+// run executes the command with args and returns the exit code (see
+// daemon.Run).
 func run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "extent-node: %s\n", oneLine(err))
-		return exitFailure
-	}
-	return exitOK
-}
-
-// oneLine joins the lines of a multi-line error (errors.Join) with "; ".
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	return daemon.Run(newRootCmd(), "extent-node", args, stdout, stderr)
 }
 
 func newRootCmd() *cobra.Command {

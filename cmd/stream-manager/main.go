@@ -106,23 +106,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the command with args and returns the exit code. An error
-// is printed once, on one line, to stderr.
+// run executes the command with args and returns the exit code (see
+// daemon.Run).
 func run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "stream-manager: %s\n", oneLine(err))
-		return exitFailure
-	}
-	return exitOK
-}
-
-// oneLine joins the lines of a multi-line error (errors.Join) with "; ".
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	return daemon.Run(newRootCmd(), "stream-manager", args, stdout, stderr)
 }
 
 // embeddedFlags are the flags that only an embedded etcd member uses.
