@@ -267,22 +267,31 @@ func TestKillPrimaryMidWrite(t *testing.T) {
 	sealed := checkSealedTail(t, layout, oldTail, victim, c, acked)
 	c.checkLiveReplicas(sealed, victim)
 
+	other := c.node(sealed.Replicas[1].Addr) // a replica that stayed up
 	c.stopAll()
+	// Fresh node ports: the old ones may have been taken meanwhile by
+	// other tests, and nodes are found by ID, not address.
+	for i := range c.nodeAddrs {
+		c.nodeAddrs[i] = proctest.FreeAddr(t)
+	}
 	c.startAll()
 	cl = newClient(t, c.smAddr)
-	if again := waitAlive(ctx, t, cl, 4); !maps.Equal(again, nodeIDs) {
-		t.Fatalf("node IDs by address before the restart %v, after %v; want the same", nodeIDs, again)
+	if again := waitAlive(ctx, t, cl, 4, c.nodeAddrs...); !slices.Equal(sortedIDs(again), sortedIDs(nodeIDs)) {
+		t.Fatalf("node IDs before the restart %v, after %v; want the same", nodeIDs, again)
 	}
 	checkBlocks(t, "after the restart", readAfterRestart(ctx, t, cl, stream), acked)
-	c.checkRestartedReplica(ctx, sealed, victim)
+	c.checkRestartedReplica(ctx, sealed, victim, other)
+}
+
+// sortedIDs returns the node IDs of an address-to-ID map, sorted.
+func sortedIDs(ids map[string]uint64) []uint64 {
+	return slices.Sorted(maps.Values(ids))
 }
 
 // readAfterRestart reads the stream back after every process restarted,
 // trying for up to 10s. Its tail is unsealed, and every replica of it comes
 // back recovering (its replica set and acked end died with the process),
-// so only a seal makes it readable; nothing but a writer seals it today,
-// which this test reports as a failure before it opens a writer to go on
-// checking.
+// so the reader has the manager seal it before it can read it.
 func readAfterRestart(ctx context.Context, t *testing.T, cl *streamclient.Client, stream string) []streamclient.Block {
 	t.Helper()
 	readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -385,7 +394,7 @@ func (c *cluster) checkLiveReplicas(e *clogspb.ExtentMeta, victim int) {
 // and is then identical to the others; unless it is shorter than that
 // length (the node died before its own write of the last blocks was
 // durable), which needs a repair rather than a seal.
-func (c *cluster) checkRestartedReplica(ctx context.Context, e *clogspb.ExtentMeta, victim int) {
+func (c *cluster) checkRestartedReplica(ctx context.Context, e *clogspb.ExtentMeta, victim, other int) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -394,8 +403,8 @@ func (c *cluster) checkRestartedReplica(ctx context.Context, e *clogspb.ExtentMe
 		switch {
 		case err == nil && resp.Sealed:
 			b := c.sealedFile(victim, e.Id, e.SealedLength)
-			other := c.sealedFile(c.node(e.Replicas[1].Addr), e.Id, e.SealedLength)
-			if !bytes.Equal(b[extent.ExtentHeaderSize:], other[extent.ExtentHeaderSize:]) {
+			survivor := c.sealedFile(other, e.Id, e.SealedLength)
+			if !bytes.Equal(b[extent.ExtentHeaderSize:], survivor[extent.ExtentHeaderSize:]) {
 				c.t.Fatalf("the restarted node%d's replica of extent %d differs from the others below the sealed length", victim+1, e.Id)
 			}
 			c.t.Logf("the restarted node%d's replica of extent %d is sealed at %d and identical to the others", victim+1, e.Id, e.SealedLength)
