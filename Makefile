@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster fuzz proto verify-proto clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench: bench-extent bench-node
 
 bench-extent:
 	bash scripts/bench-extent.sh $(BENCH_ARGS)
+
+## bench-cluster: a fresh local cluster of processes, wbench through the
+## stream client at 4 KiB x64, 64 KiB x32, 1 MiB x8, fio beside (DURATION=10s)
+bench-cluster:
+	bash scripts/bench-cluster.sh
 
 ## bench-node: three extent-node processes and a client on this machine
 ## (NODE_BENCH_ARGS='--in-process' runs the nodes in the benchmark's process)
