@@ -139,6 +139,19 @@ func (c *testCluster) assignedEnd(i int, id uint64) uint64 {
 	return r.assignedEnd
 }
 
+// heldAppends counts the appends node i holds for extent id because they
+// arrived ahead of the appends they follow.
+func (c *testCluster) heldAppends(i int, id uint64) int {
+	c.t.Helper()
+	r, err := c.nodes[i].replica(id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pipeline.held)
+}
+
 // extentPath is where node i keeps extent id.
 func (c *testCluster) extentPath(i int, id uint64) string {
 	return filepath.Join(c.dirs[i], extent.FileName(id))

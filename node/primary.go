@@ -1,9 +1,11 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,8 +48,16 @@ type batch struct {
 // parallel. Batches complete in order, so the acked end only moves forward
 // over batches that are durable on every replica. It lives inside replica
 // and is guarded by replica.mu.
+//
+// A pipelined single writer sends several appends with expected offsets at
+// once; their RPCs may reach the primary in any order. An append whose
+// expected offset lies ahead of the assigned end is held, sorted by that
+// offset, until the appends before it arrive, its caller gives up, or the
+// extent closes; held bytes are bounded by maxBatchBytes.
 type pipeline struct {
 	queue      []*clientAppend
+	held       []*clientAppend // sorted by expected offset, all past the assigned end
+	heldBytes  uint64
 	inflight   []*batch
 	headFailed bool // a batch failed in order: everything after it fails
 }
@@ -81,7 +91,56 @@ func (p *pipeline) failQueuedLocked(err error) {
 	for _, c := range p.queue {
 		c.finish(nil, 0, err)
 	}
-	p.queue = nil
+	for _, c := range p.held {
+		c.finish(nil, 0, err)
+	}
+	p.queue, p.held, p.heldBytes = nil, nil, 0
+}
+
+// holdLocked keeps an append that arrived before the ones it follows. It
+// reports false, holding nothing, when the bound is reached or another
+// append already waits for the same offset.
+func (p *pipeline) holdLocked(c *clientAppend, maxBytes uint64) bool {
+	if p.heldBytes+c.size > maxBytes {
+		return false
+	}
+	i, found := slices.BinarySearchFunc(p.held, *c.expected, func(h *clientAppend, at uint64) int {
+		return cmp.Compare(*h.expected, at)
+	})
+	if found {
+		return false
+	}
+	p.held = slices.Insert(p.held, i, c)
+	p.heldBytes += c.size
+	return true
+}
+
+// releaseLocked moves held appends that are due (expected offset at or
+// before end) to the front of the queue, in offset order.
+func (p *pipeline) releaseLocked(end uint64) {
+	n := 0
+	for n < len(p.held) && *p.held[n].expected <= end {
+		p.heldBytes -= p.held[n].size
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	p.queue = slices.Insert(p.queue, 0, p.held[:n]...)
+	p.held = slices.Delete(p.held, 0, n)
+}
+
+// abandonLocked forgets a held append whose caller has given up; it
+// reports whether c was held (and is now finished with err).
+func (p *pipeline) abandonLocked(c *clientAppend, err error) bool {
+	i := slices.Index(p.held, c)
+	if i < 0 {
+		return false
+	}
+	p.held = slices.Delete(p.held, i, i+1)
+	p.heldBytes -= c.size
+	c.finish(nil, 0, err)
+	return true
 }
 
 // primaryDeps is what the primary needs from the node.
@@ -114,6 +173,12 @@ func (r *replica) append(ctx context.Context, deps *primaryDeps, c *clientAppend
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
+		r.mu.Lock()
+		held := r.pipeline.abandonLocked(c, ctx.Err())
+		r.mu.Unlock()
+		if held {
+			return fmt.Errorf("extent %d: append not written, still waiting for the appends before offset %d: %w", r.id, *c.expected, ctx.Err())
+		}
 		return fmt.Errorf("extent %d: append outcome unknown: %w", r.id, ctx.Err())
 	}
 }
@@ -135,18 +200,22 @@ func (r *replica) startBatchesLocked(deps *primaryDeps) {
 }
 
 // takeBatchLocked takes queued appends, up to maxBatchBytes (at least one),
-// gives them offsets from the assigned end, and refuses those whose expected
-// offset or size does not fit. It returns nil if none was accepted.
+// gives them offsets from the assigned end, holds those that arrived ahead
+// of their turn, and refuses those whose expected offset or size does not
+// fit. It returns nil if none was accepted.
 func (r *replica) takeBatchLocked(deps *primaryDeps) (*batch, []extent.Block) {
 	p := &r.pipeline
 	b := &batch{start: r.assignedEnd, end: r.assignedEnd}
 	var blocks []extent.Block
-	taken := 0
-	for _, c := range p.queue {
-		if taken > 0 && b.end-b.start+c.size > deps.maxBatchBytes {
+	for len(p.queue) > 0 {
+		c := p.queue[0]
+		if len(b.reqs) > 0 && b.end-b.start+c.size > deps.maxBatchBytes {
 			break
 		}
-		taken++
+		p.queue = p.queue[1:]
+		if c.expected != nil && *c.expected > b.end && p.holdLocked(c, deps.maxBatchBytes) {
+			continue
+		}
 		if c.expected != nil && *c.expected != b.end {
 			c.finish(nil, 0, &extent.OffsetMismatchError{ExtentID: r.id, Expected: *c.expected, End: b.end})
 			continue
@@ -163,8 +232,8 @@ func (r *replica) takeBatchLocked(deps *primaryDeps) (*batch, []extent.Block) {
 		b.reqs = append(b.reqs, c)
 		b.offsets = append(b.offsets, offsets)
 		blocks = append(blocks, c.blocks...)
+		p.releaseLocked(b.end)
 	}
-	p.queue = p.queue[taken:]
 	if len(b.reqs) == 0 {
 		return nil, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/clogs-io/clogs/extent"
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -450,11 +451,19 @@ func TestExpectedOffset(t *testing.T) {
 	if re.End != resp.End {
 		t.Fatalf("mismatch carries end %d, want %d", re.End, resp.End)
 	}
-	// An expected offset ahead of the end is refused too, and writes
-	// nothing.
-	_, err = primary.AppendBlocks(callCtx(t), &clogspb.AppendBlocksRequest{ExtentId: 1, Blocks: blocksOf([]byte("x")), ExpectedOffset: ptr(resp.End + extent.BlockSize(1))})
-	if re := wantRemote(t, err, extent.ErrOffsetMismatch, codes.Aborted, "offset-mismatch"); re.End != resp.End {
-		t.Fatalf("mismatch carries end %d, want %d", re.End, resp.End)
+	// An expected offset ahead of the end waits for the appends before
+	// it; a caller that gives up first gets an error, and nothing is
+	// written.
+	ahead := resp.End + extent.BlockSize(1)
+	shortCtx, cancel := context.WithTimeout(callCtx(t), 200*time.Millisecond)
+	_, err = primary.AppendBlocks(shortCtx, &clogspb.AppendBlocksRequest{ExtentId: 1, Blocks: blocksOf([]byte("x")), ExpectedOffset: ptr(ahead)})
+	cancel()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("append ahead of the end with nothing before it: got %v, want DeadlineExceeded", err)
+	}
+	waitFor(t, 5*time.Second, "the abandoned append to be forgotten", func() bool { return c.heldAppends(0, 1) == 0 })
+	if end := c.assignedEnd(0, 1); end != resp.End {
+		t.Fatalf("after an abandoned append ahead of the end, the end is %d, want %d", end, resp.End)
 	}
 
 	offsets, payloads := []uint64{resp.Offsets[0]}, [][]byte{testPayload("once", 5000)}
