@@ -7,12 +7,16 @@
 # disk beside them. Everything it started is stopped and its data removed,
 # also on Ctrl-C.
 #
-#   DURATION=10s BASE_PORT=23400 bash scripts/bench-cluster.sh
+# WRITERS picks the stream client's writers to run each size with:
+# single (the exactly-once pipelined writer) and/or shared.
+#
+#   DURATION=10s BASE_PORT=23400 WRITERS="single shared" bash scripts/bench-cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${DURATION:-10s}
 base=${BASE_PORT:-23400}
+writers=${WRITERS:-single shared}
 bash scripts/ensure-fio.sh bench-cluster
 go build -o bin/ ./cmd/...
 mkdir -p data
@@ -53,12 +57,15 @@ if [ "$alive" -lt 3 ]; then
 	exit 1
 fi
 
-echo "cluster: 1 stream-manager and 3 extent-node processes on this machine, one disk; client: stream-client wbench (shared writer)"
-for w in "4096 64" "65536 32" "1048576 8"; do
+echo "cluster: 1 stream-manager and 3 extent-node processes on this machine, one disk; client: stream-client wbench"
+for w in "4096 64" "65536 32" "1048576 8" "4096 1"; do
 	set -- $w
-	echo
-	echo "== wbench --size $1 --inflight $2 --duration $duration"
-	bin/stream-client --sm "$sm" wbench --stream "bench/$1" --size "$1" --inflight "$2" --duration "$duration" 2>/dev/null
+	for writer in $writers; do
+		echo
+		echo "== wbench --writer $writer --size $1 --inflight $2 --duration $duration"
+		bin/stream-client --sm "$sm" wbench --writer "$writer" --stream "bench/$writer-$1" --size "$1" --inflight "$2" \
+			--duration "$duration" ${WBENCH_FLAGS:-} 2>/dev/null
+	done
 done
 stop_cluster
 

@@ -34,6 +34,11 @@ type Config struct {
 	Attempts   int
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// WriterInflight bounds the append requests a Writer has in flight;
+	// WriterBatchBytes bounds one request made of calls that queued up
+	// while the window was full.
+	WriterInflight   int
+	WriterBatchBytes uint64
 	// CallTimeout bounds each RPC (a caller's deadline still applies).
 	CallTimeout time.Duration
 	Conn        conn.Config
@@ -45,6 +50,7 @@ func DefaultConfig() Config {
 	return Config{
 		Managers: []string{"127.0.0.1:3401"}, MaxExtentSize: extent.DefaultMaxSize,
 		Attempts: 8, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second,
+		WriterInflight: 4, WriterBatchBytes: 4 << 20,
 		CallTimeout: 10 * time.Second, Conn: conn.DefaultConfig(),
 	}
 }
@@ -61,6 +67,10 @@ func (c Config) Validate() error {
 	}
 	if c.Attempts < 1 || c.Backoff <= 0 || c.MaxBackoff < c.Backoff || c.CallTimeout <= 0 {
 		return errors.New("streamclient: attempts, backoff and call timeout must be positive")
+	}
+	if c.WriterInflight < 1 || c.WriterBatchBytes < extent.BlockSize(1) || c.WriterBatchBytes > conn.MaxMessageSize/2 {
+		return fmt.Errorf("streamclient: writer in flight %d must be at least 1, writer batch bytes %d between %d and %d",
+			c.WriterInflight, c.WriterBatchBytes, extent.BlockSize(1), conn.MaxMessageSize/2)
 	}
 	return c.Conn.Validate()
 }

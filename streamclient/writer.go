@@ -1,13 +1,15 @@
 package streamclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/clogs-io/clogs/extent"
-	"github.com/clogs-io/clogs/node"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
 
@@ -19,18 +21,63 @@ type Address struct {
 
 func (a Address) String() string { return fmt.Sprintf("%d:%d", a.Extent, a.Offset) }
 
-// Writer appends to one stream as its single writer: every append carries
-// the offset it must land at, so that after an ambiguous failure the
-// sealed length tells whether it landed, and each block lands exactly once.
-// Appends from concurrent goroutines are serialized in call order.
+// ErrOutcomeUnknown: an append may or may not have landed, and the writer
+// could not find out (the manager did not answer the seal). Exactly-once
+// holds for every append that did not return this error.
+var ErrOutcomeUnknown = errors.New("streamclient: append outcome unknown")
+
+// Writer appends to one stream as its single writer, exactly once.
+//
+// Appends are pipelined: callers' blocks are given offsets in call order
+// and sent with those offsets as expected offsets, up to
+// Config.WriterInflight requests at once; blocks that queue up while the
+// window is full go out together in one request. When a request fails
+// or its outcome is unknown, the writer stops sending, lets the requests in
+// flight finish, and asks the manager to seal the tail. The sealed length
+// says which blocks landed: those are done, the others are written again,
+// in their order, on the new extent. So each block lands exactly once, and
+// blocks land in call order.
 type Writer struct {
 	c      *Client
 	stream uint64
 	name   string
 
-	mu     sync.Mutex // serializes appends; guards the fields below
-	layout *clogspb.StreamResponse
-	next   uint64 // where the next block lands in the tail; 0 = unknown
+	mu         sync.Mutex
+	layout     *clogspb.StreamResponse // guarded by mu
+	next       uint64                  // guarded by mu; where the next block lands in the tail
+	queue      []*writeCall            // guarded by mu; not yet sent, in order
+	inflight   int                     // guarded by mu; requests on the tail awaiting an answer
+	failed     []*writeRequest         // guarded by mu; requests that failed on the tail
+	rollover   bool                    // guarded by mu; the tail is full: move on when it drains
+	needSeal   bool                    // guarded by mu; a request failed: seal the tail before writing on
+	recovering bool                    // guarded by mu; a seal or rollover is running
+}
+
+// writeCall is one Append call: its blocks land in order, possibly over
+// two extents if a failure cut it.
+type writeCall struct {
+	blocks   []extent.Block
+	landed   []Address // guarded by Writer.mu; a prefix of blocks
+	attempts int       // guarded by Writer.mu
+	gaveUp   bool      // guarded by Writer.mu; the caller stopped waiting
+
+	err  error // set before done is closed
+	done chan struct{}
+}
+
+func (c *writeCall) pending() []extent.Block { return c.blocks[len(c.landed):] }
+
+func (c *writeCall) finish(err error) {
+	c.err = err
+	close(c.done)
+}
+
+// writeRequest is one AppendBlocks request: the pending blocks of one or
+// more calls, at consecutive offsets from start.
+type writeRequest struct {
+	tail  *clogspb.ExtentMeta
+	start uint64
+	calls []*writeCall
 }
 
 // OpenWriter creates the stream if needed and returns its writer. The
@@ -41,16 +88,23 @@ func (c *Client) OpenWriter(ctx context.Context, name string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{c: c, stream: resp.Stream.Id, name: name, layout: resp}
-	if err := w.rollover(ctx); err != nil {
+	next, err := c.allocExtent(ctx, resp.Stream.Id, lastExtent(resp))
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &Writer{c: c, stream: resp.Stream.Id, name: name, layout: next, next: extent.ExtentHeaderSize}, nil
 }
 
-// Append writes blocks at the end of the stream, in order, and returns
-// their addresses once all three replicas have them. Blocks of one call
-// land in one extent.
+// Append writes blocks at the end of the stream, after every block of
+// the calls before it, and returns their addresses once all three
+// replicas have them. The blocks of one call are contiguous in one extent
+// unless a failure cut the call short; the rest then follows on the next
+// extent.
+//
+// If ctx ends before the blocks are sent, none is written; if it ends
+// while they are in flight, the error wraps ErrOutcomeUnknown for the
+// caller, while the writer itself still tracks them and never writes them
+// twice.
 func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address, error) {
 	size, err := callSize(blocks)
 	if err != nil {
@@ -59,14 +113,44 @@ func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address,
 	if extent.ExtentHeaderSize+size > w.c.cfg.MaxExtentSize {
 		return nil, fmt.Errorf("%w: %d bytes of blocks do not fit in one extent of %d", ErrPermanent, size, w.c.cfg.MaxExtentSize)
 	}
+	call := &writeCall{blocks: blocks, done: make(chan struct{})}
+	w.mu.Lock()
+	w.queue = append(w.queue, call)
+	w.pumpLocked()
+	w.mu.Unlock()
+	select {
+	case <-call.done:
+		if call.err != nil {
+			return nil, call.err
+		}
+		return call.landed, nil
+	case <-ctx.Done():
+		return nil, w.abandon(call, ctx.Err())
+	}
+}
+
+// abandon is Append's answer when the caller stops waiting.
+func (w *Writer) abandon(call *writeCall, cause error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var addrs []Address
-	err = w.c.retry(ctx, func() (err error) {
-		addrs, err = w.appendOnce(ctx, blocks, size)
-		return err
-	})
-	return addrs, err
+	select {
+	case <-call.done:
+		// Finished meanwhile: report the real outcome's absence honestly.
+		if call.err != nil {
+			return call.err
+		}
+		return fmt.Errorf("%w: the blocks landed at %v, but the caller gave up: %w", ErrOutcomeUnknown, call.landed, cause)
+	default:
+	}
+	call.gaveUp = true
+	for i, queued := range w.queue {
+		if queued == call && len(call.landed) == 0 {
+			w.queue = append(w.queue[:i], w.queue[i+1:]...)
+			call.finish(cause)
+			return fmt.Errorf("streamclient: append not sent: %w", cause)
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
 }
 
 func callSize(blocks []extent.Block) (uint64, error) {
@@ -84,86 +168,195 @@ func callSize(blocks []extent.Block) (uint64, error) {
 	return size, nil
 }
 
-// appendOnce makes one attempt. After a failure whose outcome is unknown,
-// it seals the tail: if the sealed length covers the blocks, they landed
-// and their addresses are returned; otherwise the next attempt writes them
-// to the new extent.
-func (w *Writer) appendOnce(ctx context.Context, blocks []extent.Block, size uint64) ([]Address, error) {
-	if w.next+size > w.c.cfg.MaxExtentSize {
-		if err := w.rollover(ctx); err != nil {
-			return nil, err
+// pumpLocked sends queued calls while the window has room, or starts a
+// seal or rollover once the tail has drained.
+func (w *Writer) pumpLocked() {
+	for !w.needSeal && !w.rollover && w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 {
+		req := w.takeLocked()
+		if req == nil {
+			w.rollover = true
+			break
 		}
+		w.inflight++
+		go w.send(req)
 	}
-	tail := w.tailMeta()
-	start := w.next
-	resp, err := w.send(ctx, tail, blocks, start)
-	if err == nil {
-		w.next = resp.End
-		return addresses(tail.Id, resp.Offsets), nil
+	if (w.needSeal || w.rollover) && w.inflight == 0 && !w.recovering && (len(w.queue) > 0 || len(w.failed) > 0) {
+		w.recovering = true
+		go w.recover()
 	}
-	if errors.Is(err, extent.ErrBlockSize) || errors.Is(err, extent.ErrUserDataSize) || errors.Is(err, node.ErrBadRequest) {
-		return nil, err
-	}
-	w.c.lg.Debug("append failed; sealing the tail")
-	sealed, serr := w.sealTail(ctx, tail.Id)
-	if serr != nil {
-		return nil, errors.Join(err, serr)
-	}
-	if sealed >= start+size {
-		return addresses(tail.Id, offsetsFrom(start, blocks)), nil // it landed
-	}
-	return nil, fmt.Errorf("append to extent %d did not land, retrying on a new extent: %w", tail.Id, err)
 }
 
-func (w *Writer) send(ctx context.Context, tail *clogspb.ExtentMeta, blocks []extent.Block, at uint64) (*clogspb.AppendBlocksResponse, error) {
-	req := &clogspb.AppendBlocksRequest{ExtentId: tail.Id, ExpectedOffset: &at}
-	for _, b := range blocks {
-		req.Blocks = append(req.Blocks, &clogspb.Block{Payload: b.Payload, UserData: b.UserData})
+// takeLocked takes queued calls, whole, into one request at the tail's
+// end, up to Config.WriterBatchBytes (at least one call) and as much as
+// the extent holds. It returns nil when the first call does not fit.
+func (w *Writer) takeLocked() *writeRequest {
+	tail := w.layout.Extents[len(w.layout.Extents)-1]
+	req := &writeRequest{tail: tail, start: w.next}
+	var bytes uint64
+	for len(w.queue) > 0 {
+		call := w.queue[0]
+		size := blocksSize(call.pending())
+		if w.next+size > w.c.cfg.MaxExtentSize || (len(req.calls) > 0 && bytes+size > w.c.cfg.WriterBatchBytes) {
+			break
+		}
+		w.queue = w.queue[1:]
+		req.calls = append(req.calls, call)
+		w.next += size
+		bytes += size
 	}
-	var resp *clogspb.AppendBlocksResponse
-	err := w.c.extentNode(ctx, tail.Replicas[0].Addr, func(ctx context.Context, es clogspb.ExtentServiceClient) (err error) {
-		resp, err = es.AppendBlocks(ctx, req)
+	if len(req.calls) == 0 {
+		return nil
+	}
+	return req
+}
+
+// send makes one AppendBlocks request and records its outcome.
+func (w *Writer) send(req *writeRequest) {
+	expected := req.start
+	pb := &clogspb.AppendBlocksRequest{ExtentId: req.tail.Id, ExpectedOffset: &expected}
+	for _, call := range req.calls {
+		for _, b := range call.pending() {
+			pb.Blocks = append(pb.Blocks, &clogspb.Block{Payload: b.Payload, UserData: b.UserData})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.c.cfg.CallTimeout)
+	defer cancel()
+	err := w.c.extentNode(ctx, req.tail.Replicas[0].Addr, func(ctx context.Context, es clogspb.ExtentServiceClient) error {
+		_, err := es.AppendBlocks(ctx, pb)
 		return err
 	})
 	if w.c.afterAppend != nil {
 		err = w.c.afterAppend(err)
 	}
-	return resp, err
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inflight--
+	if err != nil {
+		w.c.lg.Debug("append failed; the tail will be sealed")
+		w.failed = append(w.failed, req)
+		w.needSeal = true
+	} else {
+		w.landLocked(req, requestEnd(req))
+	}
+	w.pumpLocked()
 }
 
-// sealTail asks the manager to seal the tail and start a new extent; it
-// returns the tail's sealed length and moves the writer to the new tail.
-func (w *Writer) sealTail(ctx context.Context, tail uint64) (uint64, error) {
-	resp, err := w.c.allocExtent(ctx, w.stream, tail)
-	if err != nil {
-		return 0, err
+// landLocked records the blocks of req that end at or before landedEnd as
+// written, finishes the calls that are complete, and returns the calls
+// with blocks left to write, in order.
+func (w *Writer) landLocked(req *writeRequest, landedEnd uint64) []*writeCall {
+	var rest []*writeCall
+	at := req.start
+	for _, call := range req.calls {
+		for _, b := range call.pending() {
+			size := extent.BlockSize(len(b.Payload))
+			if at+size > landedEnd {
+				break
+			}
+			call.landed = append(call.landed, Address{Extent: req.tail.Id, Offset: at})
+			at += size
+		}
+		if len(call.pending()) == 0 {
+			call.finish(nil)
+			continue
+		}
+		at = landedEnd // nothing after the first block that did not land landed
+		rest = append(rest, call)
 	}
+	return rest
+}
+
+// recover seals the tail after a failure, or rolls over from a full one,
+// once nothing is in flight on it; then writing goes on.
+func (w *Writer) recover() {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recoveryTimeout())
+	defer cancel()
+	w.mu.Lock()
+	tail := w.layout.Extents[len(w.layout.Extents)-1].Id
+	w.mu.Unlock()
+	resp, err := w.c.allocExtent(ctx, w.stream, tail)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recovering = false
+	if err == nil {
+		err = w.adoptLocked(resp, tail)
+	}
+	if err != nil {
+		w.failAllLocked(err)
+	}
+	w.pumpLocked()
+}
+
+// adoptLocked moves to the new tail of resp: the blocks of failed
+// requests that the old tail's sealed length covers have landed; the
+// rest go first in the queue, in order, for the new extent.
+func (w *Writer) adoptLocked(resp *clogspb.StreamResponse, oldTail uint64) error {
 	var sealedLength uint64
 	found := false
 	for _, e := range resp.Extents {
-		if e.Id == tail {
+		if e.Id == oldTail {
 			sealedLength, found = e.SealedLength, e.Sealed
 		}
 	}
 	if !found {
-		return 0, fmt.Errorf("streamclient: extent %d is no longer sealed in stream %s", tail, w.name)
+		return fmt.Errorf("streamclient: extent %d is no longer sealed in stream %s", oldTail, w.name)
 	}
-	w.layout, w.next = resp, extent.ExtentHeaderSize
-	return sealedLength, nil
-}
-
-// rollover seals the current tail (if any) and moves to a fresh extent.
-func (w *Writer) rollover(ctx context.Context) error {
-	resp, err := w.c.allocExtent(ctx, w.stream, lastExtent(w.layout))
-	if err != nil {
-		return err
+	slices.SortFunc(w.failed, func(a, b *writeRequest) int { return cmp.Compare(a.start, b.start) })
+	var rewrite []*writeCall
+	for _, req := range w.failed {
+		for _, call := range w.landLocked(req, sealedLength) {
+			call.attempts++
+			switch {
+			case call.gaveUp:
+				call.finish(fmt.Errorf("streamclient: append not written after its caller gave up"))
+			case call.attempts >= w.c.cfg.Attempts:
+				call.finish(fmt.Errorf("streamclient: %d attempts, blocks from %d on not written", call.attempts, len(call.landed)))
+			default:
+				rewrite = append(rewrite, call)
+			}
+		}
 	}
+	w.queue = append(rewrite, w.queue...)
+	w.failed, w.needSeal, w.rollover = nil, false, false
 	w.layout, w.next = resp, extent.ExtentHeaderSize
 	return nil
 }
 
-func (w *Writer) tailMeta() *clogspb.ExtentMeta {
-	return w.layout.Extents[len(w.layout.Extents)-1]
+// failAllLocked answers every waiting call after the seal could not be
+// done: calls in failed requests may have landed; queued ones did not.
+// The tail stays marked for sealing, so the next append tries again.
+func (w *Writer) failAllLocked(err error) {
+	for _, req := range w.failed {
+		for _, call := range req.calls {
+			call.finish(fmt.Errorf("%w: sealing the tail: %w", ErrOutcomeUnknown, err))
+		}
+	}
+	for _, call := range w.queue {
+		call.finish(fmt.Errorf("streamclient: append not written: sealing the tail: %w", err))
+	}
+	w.failed, w.queue = nil, nil
+}
+
+// recoveryTimeout bounds one seal-and-continue: the manager's retries.
+func (w *Writer) recoveryTimeout() time.Duration {
+	return time.Duration(w.c.cfg.Attempts) * (w.c.cfg.CallTimeout + w.c.cfg.MaxBackoff)
+}
+
+func blocksSize(blocks []extent.Block) uint64 {
+	var size uint64
+	for _, b := range blocks {
+		size += extent.BlockSize(len(b.Payload))
+	}
+	return size
+}
+
+// requestEnd is where req's blocks end when all of them land.
+func requestEnd(req *writeRequest) uint64 {
+	end := req.start
+	for _, call := range req.calls {
+		end += blocksSize(call.pending())
+	}
+	return end
 }
 
 func lastExtent(layout *clogspb.StreamResponse) uint64 {
@@ -179,13 +372,4 @@ func addresses(extentID uint64, offsets []uint64) []Address {
 		out[i] = Address{Extent: extentID, Offset: off}
 	}
 	return out
-}
-
-func offsetsFrom(start uint64, blocks []extent.Block) []uint64 {
-	offsets := make([]uint64, len(blocks))
-	for i, b := range blocks {
-		offsets[i] = start
-		start += extent.BlockSize(len(b.Payload))
-	}
-	return offsets
 }

@@ -30,12 +30,18 @@ func managerAddrs(sm string) ([]string, error) {
 // newClient builds a stream client of the managers --sm names. The caller
 // closes it.
 func newClient(opts *globalOptions) (*streamclient.Client, error) {
+	return newClientWith(opts, func(*streamclient.Config) {})
+}
+
+// newClientWith is newClient with settings of its own.
+func newClientWith(opts *globalOptions, set func(*streamclient.Config)) (*streamclient.Client, error) {
 	addrs, err := managerAddrs(opts.sm)
 	if err != nil {
 		return nil, err
 	}
 	cfg := streamclient.DefaultConfig()
 	cfg.Managers = addrs
+	set(&cfg)
 	return streamclient.New(cfg)
 }
 

@@ -23,7 +23,14 @@ type wbenchOptions struct {
 	inflight int
 	duration time.Duration
 	count    int64
+	writer   string
+	window   int
 	json     bool
+}
+
+// appender is what wbench drives: a Writer or a SharedWriter.
+type appender interface {
+	Append(ctx context.Context, blocks ...extent.Block) ([]streamclient.Address, error)
 }
 
 func newWbenchCmd(opts *globalOptions) *cobra.Command {
@@ -32,9 +39,12 @@ func newWbenchCmd(opts *globalOptions) *cobra.Command {
 		Use:   "wbench",
 		Short: "Measure appends through the stream client: ops/s, MiB/s, latency",
 		Long: `wbench keeps --inflight appends of --size bytes in flight against one
-stream (a shared writer: the primary groups concurrent appends into batches)
-for --duration or --count appends. It prints a line a second on stderr and a
-table at the end (--json: one object).`,
+stream for --duration or --count appends. With --writer single (the default)
+they go through the exactly-once single writer, which pipelines up to
+--window requests and packs appends that queue up meanwhile into one request;
+with --writer shared, each append is its own request and the primary groups
+them. It prints a line a second on stderr and a table at the end (--json: one
+object).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWbench(cmd, opts, o) },
 	}
@@ -44,6 +54,8 @@ table at the end (--json: one object).`,
 	f.IntVar(&o.inflight, "inflight", 1, "appends in flight")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run (unless --count)")
 	f.Int64Var(&o.count, "count", 0, "stop after this many appends (0: run for --duration)")
+	f.StringVar(&o.writer, "writer", "single", "single (exactly-once, pipelined) or shared (at-least-once)")
+	f.IntVar(&o.window, "window", streamclient.DefaultConfig().WriterInflight, "requests the single writer keeps in flight")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	return cmd
 }
@@ -54,6 +66,7 @@ type WbenchResult struct {
 	Stream   string  `json:"stream"`
 	Size     int     `json:"size"`
 	Inflight int     `json:"inflight"`
+	Writer   string  `json:"writer"`
 	Seconds  float64 `json:"seconds"`
 	Ops      int64   `json:"ops"`
 	Errors   int64   `json:"errors"`
@@ -66,16 +79,24 @@ type WbenchResult struct {
 }
 
 func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) error {
-	if o.size < 1 || o.size > extent.MaxPayload || o.inflight < 1 || (o.count <= 0 && o.duration <= 0) {
-		return &usageError{fmt.Errorf("wbench: --size 1..%d, --inflight at least 1, and --count or --duration above 0", extent.MaxPayload)}
+	if o.size < 1 || o.size > extent.MaxPayload || o.inflight < 1 || o.window < 1 || (o.count <= 0 && o.duration <= 0) {
+		return &usageError{fmt.Errorf("wbench: --size 1..%d, --inflight and --window at least 1, and --count or --duration above 0", extent.MaxPayload)}
 	}
-	cl, err := newClient(opts)
+	if o.writer != "single" && o.writer != "shared" {
+		return &usageError{fmt.Errorf("wbench: --writer is single or shared, not %q", o.writer)}
+	}
+	cl, err := newClientWith(opts, func(cfg *streamclient.Config) { cfg.WriterInflight = o.window })
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	ctx := cmd.Context()
-	w, err := cl.OpenSharedWriter(ctx, o.stream)
+	var w appender
+	if o.writer == "single" {
+		w, err = cl.OpenWriter(ctx, o.stream)
+	} else {
+		w, err = cl.OpenSharedWriter(ctx, o.stream)
+	}
 	if err != nil {
 		return err
 	}
@@ -87,7 +108,7 @@ func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) error 
 }
 
 // wbenchRun keeps o.inflight appends going and collects their latencies.
-func wbenchRun(ctx context.Context, w *streamclient.SharedWriter, o *wbenchOptions, progress io.Writer) (WbenchResult, error) {
+func wbenchRun(ctx context.Context, w appender, o *wbenchOptions, progress io.Writer) (WbenchResult, error) {
 	payload := make([]byte, o.size)
 	rand.Read(payload)
 	if o.count <= 0 {
@@ -122,7 +143,7 @@ func wbenchRun(ctx context.Context, w *streamclient.SharedWriter, o *wbenchOptio
 
 // appendLoop appends until ctx ends or count appends have been started
 // by all loops together.
-func appendLoop(ctx context.Context, w *streamclient.SharedWriter, payload []byte, count int64, started, ops, errs *atomic.Int64, rec *benchkit.LatencyRecorder) {
+func appendLoop(ctx context.Context, w appender, payload []byte, count int64, started, ops, errs *atomic.Int64, rec *benchkit.LatencyRecorder) {
 	for ctx.Err() == nil {
 		if count > 0 && started.Add(1) > count {
 			return
@@ -167,7 +188,7 @@ func tickProgress(w io.Writer, ops *atomic.Int64, size int, began time.Time) fun
 func wbenchResult(o *wbenchOptions, elapsed time.Duration, ops, errs int64, lat benchkit.Latency) WbenchResult {
 	secs := elapsed.Seconds()
 	return WbenchResult{
-		Stream: o.stream, Size: o.size, Inflight: o.inflight, Seconds: secs, Ops: ops, Errors: errs,
+		Stream: o.stream, Size: o.size, Inflight: o.inflight, Writer: o.writer, Seconds: secs, Ops: ops, Errors: errs,
 		OpsPerS: float64(ops) / secs, MiBPerS: float64(ops) * float64(o.size) / (1 << 20) / secs,
 		P50us: lat.P50.Microseconds(), P99us: lat.P99.Microseconds(), P999us: lat.P999.Microseconds(), MaxUs: lat.Max.Microseconds(),
 	}
@@ -179,8 +200,8 @@ func printWbench(w io.Writer, r WbenchResult, asJSON bool) error {
 	}
 	return benchkit.WriteTable(w, func(out *strings.Builder) {
 		benchkit.WriteAligned(out, [][]string{
-			{"stream", "size", "inflight", "ops", "errors", "ops/s", "MiB/s", "p50", "p99", "p99.9", "max"},
-			{r.Stream, fmt.Sprint(r.Size), fmt.Sprint(r.Inflight), fmt.Sprint(r.Ops), fmt.Sprint(r.Errors),
+			{"stream", "writer", "size", "inflight", "ops", "errors", "ops/s", "MiB/s", "p50", "p99", "p99.9", "max"},
+			{r.Stream, r.Writer, fmt.Sprint(r.Size), fmt.Sprint(r.Inflight), fmt.Sprint(r.Ops), fmt.Sprint(r.Errors),
 				fmt.Sprintf("%.0f", r.OpsPerS), fmt.Sprintf("%.1f", r.MiBPerS),
 				usString(r.P50us), usString(r.P99us), usString(r.P999us), usString(r.MaxUs)},
 		})

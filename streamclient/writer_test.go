@@ -1,0 +1,204 @@
+package streamclient
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/clogs-io/clogs/extent"
+	clogspb "github.com/clogs-io/clogs/proto"
+)
+
+// TestPipelinedWriterExactlyOnceInOrder: many goroutines append through
+// one Writer at once, so several requests are in flight; some acks are
+// lost after the replicas wrote, a node of the tail is stopped midway,
+// and the tail rolls over. Every block reads back exactly once, each
+// goroutine's blocks in the order it appended them, at the addresses the
+// writer returned.
+func TestPipelinedWriterExactlyOnceInOrder(t *testing.T) {
+	c := startCluster(t, 4)
+	cfg := DefaultConfig()
+	cfg.MaxExtentSize = extent.ExtentHeaderSize + 120*extent.BlockSize(600)
+	cfg.WriterInflight = 4
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	w, err := cl.OpenWriter(ctx, "test/pipelined")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := w.layout.Extents[len(w.layout.Extents)-1]
+	var mu sync.Mutex
+	lost, requests := 0, 0
+	cl.afterAppend = func(err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		if err == nil && requests%37 == 0 {
+			lost++
+			return status.Error(codes.Unavailable, "injected: ack lost after the replicas wrote")
+		}
+		return err
+	}
+	const writers, each = 8, 60
+	acked := map[string]Address{}
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if g == 0 && i == each/3 {
+					stopNode(c, first.Replicas[1].Addr)
+				}
+				key := fmt.Sprintf("%d/%03d", g, i)
+				addrs, err := w.Append(ctx, extent.Block{Payload: []byte("payload " + key), UserData: []byte(key)})
+				if err != nil {
+					t.Errorf("append %s: %v", key, err)
+					return
+				}
+				mu.Lock()
+				acked[key] = addrs[0]
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if lost == 0 {
+		t.Fatal("no ack was lost; the test did not exercise recovery")
+	}
+	seen := map[string]bool{}
+	lastOf := map[int]int{}
+	extents := map[uint64]bool{}
+	for _, b := range readAll(t, cl, "test/pipelined") {
+		key := string(b.UserData)
+		if seen[key] {
+			t.Fatalf("block %s read twice", key)
+		}
+		seen[key] = true
+		if acked[key] != b.Address {
+			t.Fatalf("block %s read at %v, the writer said %v", key, b.Address, acked[key])
+		}
+		var g, i int
+		if _, err := fmt.Sscanf(key, "%d/%d", &g, &i); err != nil {
+			t.Fatal(err)
+		}
+		if last, ok := lastOf[g]; ok && i != last+1 {
+			t.Fatalf("writer %d: block %d follows %d", g, i, last)
+		}
+		lastOf[g] = i
+		extents[b.Extent] = true
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("read %d blocks, appended %d", len(seen), writers*each)
+	}
+	if len(extents) < 3 {
+		t.Fatalf("blocks in %d extents: neither the node loss nor rollovers moved the writer on", len(extents))
+	}
+	t.Logf("%d requests, %d acks lost, %d extents", requests, lost, len(extents))
+}
+
+// TestWriterLandsCutCallsOnce: a seal that cuts a request inside a call
+// (a torn write on a replica) keeps the blocks the sealed length covers
+// and leaves the rest, and every later call, to be written again.
+func TestWriterLandsCutCallsOnce(t *testing.T) {
+	block := func(n int) extent.Block { return extent.Block{Payload: make([]byte, n)} }
+	a := &writeCall{blocks: []extent.Block{block(100), block(100)}, done: make(chan struct{})}
+	b := &writeCall{blocks: []extent.Block{block(5000), block(100), block(100)}, done: make(chan struct{})}
+	later := &writeCall{blocks: []extent.Block{block(1)}, done: make(chan struct{})}
+	req := &writeRequest{tail: &clogspb.ExtentMeta{Id: 7}, start: 512, calls: []*writeCall{a, b, later}}
+	// a's two blocks and b's first land: 512 + 2*612... the seal is
+	// at the end of b's first block.
+	sealed := uint64(512) + 2*extent.BlockSize(100) + extent.BlockSize(5000)
+	w := &Writer{}
+	rest := w.landLocked(req, sealed)
+	if !slices.Equal(rest, []*writeCall{b, later}) {
+		t.Fatalf("calls left to write: %v", rest)
+	}
+	select {
+	case <-a.done:
+	default:
+		t.Fatal("call a landed whole but is not finished")
+	}
+	wantA := []Address{{7, 512}, {7, 512 + extent.BlockSize(100)}}
+	if !slices.Equal(a.landed, wantA) {
+		t.Fatalf("a landed at %v, want %v", a.landed, wantA)
+	}
+	if want := []Address{{7, 512 + 2*extent.BlockSize(100)}}; !slices.Equal(b.landed, want) {
+		t.Fatalf("b landed at %v, want %v", b.landed, want)
+	}
+	if len(b.pending()) != 2 || len(later.landed) != 0 {
+		t.Fatalf("b has %d blocks pending, later landed %d", len(b.pending()), len(later.landed))
+	}
+}
+
+// TestWriterCallerGivesUpBeforeSending: a call still queued when its
+// caller's context ends is not written at all.
+func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
+	c := startCluster(t, 3)
+	cfg := DefaultConfig()
+	cfg.WriterInflight = 1
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := cl.OpenWriter(ctx, "test/give-up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the only slot: the first request's answer waits for release.
+	release := make(chan struct{})
+	var once sync.Once
+	cl.afterAppend = func(err error) error {
+		once.Do(func() { <-release })
+		return err
+	}
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := w.Append(ctx, extent.Block{Payload: []byte("first")})
+		firstDone <- err
+	}()
+	waitUntil(t, "the first request to be in flight", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.inflight == 1
+	})
+	giveUp, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := w.Append(giveUp, extent.Block{Payload: []byte("abandoned")}); err == nil {
+		t.Fatal("append with a cancelled context succeeded")
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(ctx, extent.Block{Payload: []byte("third")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range readAll(t, cl, "test/give-up") {
+		got = append(got, string(b.Payload))
+	}
+	if !slices.Equal(got, []string{"first", "third"}) {
+		t.Fatalf("stream holds %q, want first and third only", got)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
