@@ -82,8 +82,9 @@ type Client struct {
 	lg   *zap.Logger
 	pool *conn.Pool
 
-	mu     sync.Mutex
-	leader string // guarded by mu; the manager to try first
+	mu      sync.Mutex
+	leader  string                             // guarded by mu; the manager to try first
+	layouts map[uint64]*clogspb.StreamResponse // guarded by mu; newest layout seen, by stream ID (layouts.go)
 
 	// afterAppend, when set by tests, sees every AppendBlocks outcome and
 	// may replace it (to lose an ack after the replicas wrote).
@@ -210,7 +211,7 @@ func (c *Client) CreateStream(ctx context.Context, name string) (*clogspb.Stream
 		resp, err = sm.CreateStream(ctx, &clogspb.CreateStreamRequest{Name: name})
 		return err
 	})
-	return resp, err
+	return c.noteLayout(resp), err
 }
 
 // StreamInfo returns a stream's layout by name.
@@ -220,7 +221,7 @@ func (c *Client) StreamInfo(ctx context.Context, name string) (*clogspb.StreamRe
 		resp, err = sm.StreamInfo(ctx, &clogspb.StreamInfoRequest{Stream: &clogspb.StreamInfoRequest_Name{Name: name}})
 		return err
 	})
-	return resp, err
+	return c.noteLayout(resp), err
 }
 
 // ListStreams lists every stream.
@@ -251,5 +252,5 @@ func (c *Client) allocExtent(ctx context.Context, streamID, tail uint64) (*clogs
 		resp, err = sm.StreamAllocExtent(ctx, &clogspb.StreamAllocExtentRequest{StreamId: streamID, TailExtentId: tail})
 		return err
 	})
-	return resp, err
+	return c.noteLayout(resp), err
 }

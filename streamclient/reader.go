@@ -123,7 +123,7 @@ func (r *Reader) readFrom(ctx context.Context, e *clogspb.ExtentMeta) ([]Block, 
 	}
 	r.pos.Offset = resp.next
 	if len(blocks) == 0 && resp.sealed && !e.Sealed {
-		return nil, true, r.refresh(ctx) // sealed meanwhile: learn its length
+		return nil, true, r.learn(ctx) // sealed meanwhile: learn its length
 	}
 	return blocks, false, nil
 }
@@ -135,7 +135,7 @@ func (r *Reader) advance(ctx context.Context, e *clogspb.ExtentMeta) bool {
 		r.pos = Address{Extent: next.Id, Offset: extent.ExtentHeaderSize}
 		return true
 	}
-	if r.refresh(ctx) == nil {
+	if r.learn(ctx) == nil {
 		if next := r.after(e.Id); next != nil {
 			r.pos = Address{Extent: next.Id, Offset: extent.ExtentHeaderSize}
 			return true
@@ -213,13 +213,37 @@ func (r *Reader) readReplica(ctx context.Context, addr string, id uint64, waitMs
 	return res, err
 }
 
+// refresh asks the manager for the stream's layout; the answer is at
+// least as new as any the client has seen.
 func (r *Reader) refresh(ctx context.Context) error {
 	layout, err := r.c.StreamInfo(ctx, r.name)
 	if err != nil {
 		return err
 	}
-	r.layout = layout
+	if layout.Revision >= r.layout.Revision {
+		r.layout = layout
+	}
 	return nil
+}
+
+// learn takes a newer layout from the client's cache, or else from the
+// manager.
+func (r *Reader) learn(ctx context.Context) error {
+	if r.adoptCached() {
+		return nil
+	}
+	return r.refresh(ctx)
+}
+
+// adoptCached moves the reader to a newer layout the client already knows
+// (say, from a writer in this process that just rolled over), and reports
+// whether there was one.
+func (r *Reader) adoptCached() bool {
+	if newer := r.c.cachedLayout(r.layout.Stream.Id, r.layout.Revision); newer != nil {
+		r.layout = newer
+		return true
+	}
+	return false
 }
 
 // waitOrEOF ends a non-following read of an empty stream, or pauses a

@@ -202,3 +202,55 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestReaderLearnsNewExtentsFromTheWritersLayout: a reader and a writer of
+// one client share the client's layout cache, so the reader crosses the
+// writer's rollover without asking the manager (which is stopped by
+// then); a stale answer never replaces a newer layout.
+func TestReaderLearnsNewExtentsFromTheWritersLayout(t *testing.T) {
+	c := startCluster(t, 3)
+	cfg := DefaultConfig()
+	cfg.MaxExtentSize = extent.ExtentHeaderSize + 4*extent.BlockSize(1000)
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := cl.OpenWriter(ctx, "test/cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cl.OpenReader(ctx, "test/cache", Address{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 10 // three extents
+	for i := range n {
+		if _, err := w.Append(ctx, extent.Block{Payload: make([]byte, 1000), UserData: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened := r.layout.Revision
+	if err := c.sm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		blocks, err := r.Next(ctx)
+		if err != nil {
+			t.Logf("stopped with %v", err)
+			break
+		}
+		for _, b := range blocks {
+			got = append(got, string(b.UserData))
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("read %d blocks with the manager stopped, want %d (%v)", len(got), n, got)
+	}
+	if r.layout.Revision <= opened {
+		t.Fatalf("reader's layout revision %d did not move past %d", r.layout.Revision, opened)
+	}
+	stale := &clogspb.StreamResponse{Stream: r.layout.Stream, Revision: opened}
+	if kept := cl.noteLayout(stale); kept.Revision != r.layout.Revision {
+		t.Fatalf("a stale layout (revision %d) replaced revision %d", opened, kept.Revision)
+	}
+}
