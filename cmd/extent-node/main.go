@@ -55,8 +55,8 @@ type options struct {
 	replicaTimeout  time.Duration
 	heartbeat       time.Duration
 	maxInflight     int
-	pipelineBytes   byteSize
-	maxExtentSize   byteSize
+	pipelineBytes   daemon.ByteSize
+	maxExtentSize   daemon.ByteSize
 	compression     string
 	logLevel        string
 	logFormat       string
@@ -74,8 +74,8 @@ func defaultOptions() *options {
 		replicaTimeout:  cfg.ReplicaTimeout,
 		heartbeat:       cfg.HeartbeatInterval,
 		maxInflight:     cfg.MaxInflightBatches,
-		pipelineBytes:   byteSize(cfg.PipelineBytes),
-		maxExtentSize:   byteSize(cfg.Extent.MaxSize),
+		pipelineBytes:   daemon.ByteSize(cfg.PipelineBytes),
+		maxExtentSize:   daemon.ByteSize(cfg.Extent.MaxSize),
 		compression:     cfg.Conn.Compression,
 		logLevel:        logCfg.Level,
 		logFormat:       logCfg.Format,

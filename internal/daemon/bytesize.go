@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"fmt"
@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// byteSize is a flag value counting bytes: a plain number ("2147483648"),
+// ByteSize is a flag value counting bytes: a plain number ("2147483648"),
 // or one with a binary unit ("2GiB", "512 MiB").
-type byteSize uint64
+type ByteSize uint64
 
 // byteUnits are the accepted suffixes, longest first so that "B" does not
 // match the end of "KiB".
@@ -20,7 +20,7 @@ var byteUnits = []struct {
 }
 
 // Set parses a size.
-func (b *byteSize) Set(s string) error {
+func (b *ByteSize) Set(s string) error {
 	text := strings.TrimSpace(s)
 	number, factor := text, uint64(1)
 	for _, u := range byteUnits {
@@ -36,13 +36,13 @@ func (b *byteSize) Set(s string) error {
 	if n > (1<<64-1)/factor {
 		return fmt.Errorf("size %q overflows 64 bits", s)
 	}
-	*b = byteSize(n * factor)
+	*b = ByteSize(n * factor)
 	return nil
 }
 
 // String renders the size in the largest unit that divides it, so that
 // --help shows "2GiB" rather than 2147483648.
-func (b byteSize) String() string {
+func (b ByteSize) String() string {
 	for _, u := range byteUnits {
 		if u.factor > 1 && b > 0 && uint64(b)%u.factor == 0 {
 			return fmt.Sprintf("%d%s", uint64(b)/u.factor, u.suffix)
@@ -52,4 +52,4 @@ func (b byteSize) String() string {
 }
 
 // Type names the value in --help.
-func (b *byteSize) Type() string { return "bytes" }
+func (b *ByteSize) Type() string { return "bytes" }
