@@ -19,6 +19,8 @@ import (
 type catOptions struct {
 	from   string
 	follow bool
+	logs   bool
+	json   bool
 }
 
 func newCatCmd(global *globalOptions) *cobra.Command {
@@ -31,7 +33,13 @@ that "append" then "cat" gives the input back byte for byte.
 
 --from EXTENT:OFFSET starts at that block (an address "append" printed);
 OFFSET 0 is the start of the extent. --follow waits for new blocks at the
-end until interrupted (SIGINT or SIGTERM end it with exit code 0).`,
+end until interrupted (SIGINT or SIGTERM end it with exit code 0).
+
+--logs decodes the log blocks the collector writes into one line per log
+line: receive time, source, sys/type/file, and the (masked) message;
+--json prints one JSON object a line instead, with time, source, sys, type,
+file and msg. A block stored twice by a retry is shown once; a block that is
+not a log block is skipped and reported on stderr.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCat(cmd, global, opts, args[0])
@@ -39,6 +47,8 @@ end until interrupted (SIGINT or SIGTERM end it with exit code 0).`,
 	}
 	cmd.Flags().StringVar(&opts.from, "from", "", "start at block address `EXTENT:OFFSET`")
 	cmd.Flags().BoolVar(&opts.follow, "follow", false, "wait for new blocks until interrupted")
+	cmd.Flags().BoolVar(&opts.logs, "logs", false, "decode log blocks into lines")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "with --logs: one JSON object a line (implies --logs)")
 	return cmd
 }
 
@@ -83,10 +93,15 @@ func runCat(cmd *cobra.Command, global *globalOptions, opts *catOptions, name st
 		return streamError(name, err)
 	}
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+	write := writeRaw
+	if opts.logs || opts.json {
+		lw := &logWriter{json: opts.json, stderr: cmd.ErrOrStderr()}
+		write = lw.write
+	}
 	for {
 		blocks, err := r.Next(ctx)
 		for _, b := range blocks {
-			if _, werr := out.Write(b.Payload); werr != nil {
+			if werr := write(out, b); werr != nil {
 				return werr
 			}
 		}
