@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,8 @@ type catOptions struct {
 	follow bool
 	logs   bool
 	json   bool
+	since  string
+	grep   string
 }
 
 func newCatCmd(global *globalOptions) *cobra.Command {
@@ -39,7 +42,9 @@ end until interrupted (SIGINT or SIGTERM end it with exit code 0).
 line: receive time, source, sys/type/file, and the (masked) message;
 --json prints one JSON object a line instead, with time, source, sys, type,
 file and msg. A block stored twice by a retry is shown once; a block that is
-not a log block is skipped and reported on stderr.`,
+not a log block is skipped and reported on stderr. --since (a time, RFC 3339,
+or a duration back from now, like 15m) and --grep (a regular expression,
+RE2, matched against the message) select lines; both imply --logs.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCat(cmd, global, opts, args[0])
@@ -49,6 +54,8 @@ not a log block is skipped and reported on stderr.`,
 	cmd.Flags().BoolVar(&opts.follow, "follow", false, "wait for new blocks until interrupted")
 	cmd.Flags().BoolVar(&opts.logs, "logs", false, "decode log blocks into lines")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "with --logs: one JSON object a line (implies --logs)")
+	cmd.Flags().StringVar(&opts.since, "since", "", "only lines received at or after this time (RFC 3339) or this long ago (15m); implies --logs")
+	cmd.Flags().StringVar(&opts.grep, "grep", "", "only lines whose message matches this regular expression (RE2); implies --logs")
 	return cmd
 }
 
@@ -74,6 +81,10 @@ func runCat(cmd *cobra.Command, global *globalOptions, opts *catOptions, name st
 	if err := checkStreamName(name); err != nil {
 		return err
 	}
+	filter, err := newLineFilter(opts.since, opts.grep, time.Now())
+	if err != nil {
+		return &usageError{err}
+	}
 	ctx := cmd.Context()
 	if opts.follow {
 		var stop func()
@@ -94,8 +105,8 @@ func runCat(cmd *cobra.Command, global *globalOptions, opts *catOptions, name st
 	}
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
 	write := writeRaw
-	if opts.logs || opts.json {
-		lw := &logWriter{json: opts.json, stderr: cmd.ErrOrStderr()}
+	if opts.logs || opts.json || filter.active() {
+		lw := &logWriter{json: opts.json, stderr: cmd.ErrOrStderr(), filter: filter}
 		write = lw.write
 	}
 	for {

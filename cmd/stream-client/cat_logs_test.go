@@ -87,3 +87,38 @@ func TestCatLogs(t *testing.T) {
 		t.Fatalf("cat --json messages %v", msgs)
 	}
 }
+
+func TestLineFilter(t *testing.T) {
+	now := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	rec := func(at time.Time, msg string) logblock.Record {
+		return logblock.Record{ReceivedNanos: at.UnixNano(), Message: []byte(msg)}
+	}
+	cases := []struct {
+		since, grep string
+		rec         logblock.Record
+		keep        bool
+	}{
+		{"", "", rec(now.Add(-time.Hour), "x"), true},
+		{"15m", "", rec(now.Add(-10*time.Minute), "x"), true},
+		{"15m", "", rec(now.Add(-20*time.Minute), "x"), false},
+		{"2026-11-22T05:50:00Z", "", rec(now.Add(-5*time.Minute), "x"), true},
+		{"2026-11-22T05:50:00Z", "", rec(now.Add(-15*time.Minute), "x"), false},
+		{"", "refund|chargeback", rec(now, "card refund ok"), true},
+		{"", "refund|chargeback", rec(now, "card paid"), false},
+		{"5m", "paid", rec(now.Add(-time.Minute), "card paid"), true},
+	}
+	for _, c := range cases {
+		f, err := newLineFilter(c.since, c.grep, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.keeps(c.rec); got != c.keep {
+			t.Errorf("since %q grep %q, line %q at %v: keep = %v, want %v", c.since, c.grep, c.rec.Message, time.Unix(0, c.rec.ReceivedNanos).UTC(), got, c.keep)
+		}
+	}
+	for _, bad := range [][2]string{{"yesterday", ""}, {"-5m", ""}, {"", "a("}} {
+		if _, err := newLineFilter(bad[0], bad[1], now); err == nil {
+			t.Errorf("since %q grep %q accepted", bad[0], bad[1])
+		}
+	}
+}
