@@ -58,7 +58,7 @@ type RuleSetConfig struct {
 	// resident_id, mobile, email and keys, plus iso8583 if ISO8583 is set.
 	// An empty list turns built-in masking off.
 	Detectors []string `yaml:"detectors"`
-	// Keys replace DefaultKeys as the sensitive keys when given;
+	// Keys replace DefaultKeys() as the sensitive keys when given;
 	// ExtraKeys are added to them.
 	Keys      []string `yaml:"keys"`
 	ExtraKeys []string `yaml:"extra_keys"`

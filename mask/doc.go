@@ -38,14 +38,14 @@
 //
 // Keys are matched without regard to ASCII case, as the whole key or as its
 // last words: "token" matches token, access_token, X-Auth-Token and
-// refreshToken, but not tokens. The default keys are DefaultKeys. The
-// value of key=value ends at a blank or one of & , ; | " ' < > ) ] } (or
+// refreshToken, but not tokens. The default keys are those of DefaultKeys.
+// The value of key=value ends at a blank or one of & , ; | " ' < > ) ] } (or
 // at its closing quote when quoted); "key = value" is accepted too, and so
-// is 'key': 'value' as Python prints a dict. A JSON
-// string value keeps its quotes, a JSON number becomes the string
-// "******", and objects, arrays, booleans and null are left alone. JSON
-// inside a JSON string (\"password\":\"x\") is handled. An XML value ends
-// at the next '<' (a CDATA section at its "]]>").
+// is 'key': 'value' as Python prints a dict. A JSON string value keeps its
+// quotes, a JSON number becomes the string "******", and objects, arrays,
+// booleans and null are left alone. JSON inside a JSON string
+// (\"password\":\"x\") is handled. An XML value ends at the next '<' (a
+// CDATA section at its "]]>").
 //
 // The built-in detectors run in one pass over the bytes, without regular
 // expressions. User-defined patterns (Go regular expressions, RE2) run

@@ -10,13 +10,16 @@ import (
 // that the length of a secret is not given away either.
 const fixedMask = "******"
 
-// DefaultKeys are the sensitive keys of the built-in rules.
-var DefaultKeys = []string{
-	"password", "passwd", "pwd", "passphrase",
-	"pin", "pinblock",
-	"cvv", "cvv2", "cvc", "cvc2", "cvn2",
-	"track1", "track2", "track3",
-	"secret", "token", "apikey", "api_key", "private_key",
+// DefaultKeys returns the sensitive keys of the built-in rules (a new
+// slice each time: the built-in list cannot be changed by a caller).
+func DefaultKeys() []string {
+	return []string{
+		"password", "passwd", "pwd", "passphrase",
+		"pin", "pinblock",
+		"cvv", "cvv2", "cvc", "cvc2", "cvn2",
+		"track1", "track2", "track3",
+		"secret", "token", "apikey", "api_key", "private_key",
+	}
 }
 
 // maxKeyBytes bounds how far back a key is read; longer keys are judged by

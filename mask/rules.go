@@ -136,7 +136,7 @@ func compileRuleSet(cfg RuleSetConfig) (*ruleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := DefaultKeys
+	keys := DefaultKeys()
 	if cfg.Keys != nil {
 		keys = cfg.Keys
 	}
