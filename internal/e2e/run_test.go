@@ -217,8 +217,40 @@ func TestMakeRun(t *testing.T) {
 	smGRPC, smHTTP := moved[manager.flag("listen")], moved[manager.flag("http")]
 	waitStatusAlive(ctx, t, g, smHTTP, len(nodes))
 	writeAndRead(ctx, t, smGRPC)
+	sendThroughCollector(ctx, t, entries, moved, smGRPC)
 	g.interrupt(t)
 	g.checkStoppedCleanly(t, entries, len(nodes))
+}
+
+// sendThroughCollector sends a log line to the Procfile's collector
+// (its port moved like the others) and reads it back from its stream.
+func sendThroughCollector(ctx context.Context, t *testing.T, entries []procEntry, moved map[string]string, smGRPC string) {
+	t.Helper()
+	var udp string
+	for _, e := range entries {
+		if e.runs("clogs-collector") {
+			udp = moved[e.flag("listen")]
+		}
+	}
+	if udp == "" {
+		t.Fatal("the Procfile runs no clogs-collector")
+	}
+	s := newLineSender(t, udp)
+	checkPong(t, s.conn) // the collector is up
+	if !s.send() {
+		t.Fatal("the collector refused a line")
+	}
+	cl := newClient(t, smGRPC)
+	for {
+		if lines, err := readStream(ctx, cl, "core/pay.log"); err == nil && len(lines) > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the line sent to the collector never reached stream core/pay.log")
+		case <-time.After(pollEvery):
+		}
+	}
 }
 
 // buildCommands builds every command into dir/bin, as `make build` does
@@ -368,6 +400,9 @@ func (g *goreman) checkStoppedCleanly(t *testing.T, entries []procEntry, nodes i
 	}
 	if n := strings.Count(out, "extent-node stopped"); n != nodes {
 		t.Errorf("%d extent-nodes logged a clean stop, want %d", n, nodes)
+	}
+	if n := strings.Count(out, "clogs-collector stopped"); n != 1 {
+		t.Errorf("%d collectors logged a clean stop, want 1", n)
 	}
 	for _, e := range entries {
 		if !strings.Contains(out, "Terminating "+e.name) {
