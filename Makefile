@@ -71,6 +71,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./extent/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateAppend$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateAlloc$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run '^$$' -fuzz '^FuzzDatagram$$' -fuzztime $(FUZZTIME) ./clogs/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./logblock/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONString$$' -fuzztime $(FUZZTIME) ./logblock/
+	$(GO) test -run '^$$' -fuzz '^FuzzMask$$' -fuzztime $(FUZZTIME) ./mask/
 
 ## proto: regenerate proto/*.pb.go (protoc from Debian, plugins pinned in go.mod)
 proto:

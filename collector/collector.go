@@ -136,7 +136,7 @@ func (c *Collector) handleClogs(batch []udpin.Packet) {
 			c.metrics.drop(clogs.ReasonOf(err).String(), 1)
 			continue
 		}
-		c.metrics.datagrams.WithLabelValues("clogs", d.Kind.String()).Inc()
+		c.metrics.datagram(d.Kind)
 		switch d.Kind {
 		case clogs.KindPing:
 			srv := c.pongs.Load()
@@ -165,6 +165,7 @@ func (c *Collector) accept(now int64, from netip.AddrPort, sys, msgType, file []
 // acceptTo masks one line and hands it to the sink of stream name, or
 // counts why it was dropped.
 func (c *Collector) acceptTo(name []byte, now int64, from netip.AddrPort, sys, msgType, file []byte, headLen int, msg []byte) {
+	c.metrics.received(sys, msgType)
 	masked, st := c.rules.Mask(string(sys), string(msgType), headLen, msg)
 	c.masked.Add(st)
 	var source [64]byte

@@ -1,7 +1,10 @@
 package collector
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net"
 	"strings"
 	"testing"
@@ -179,4 +182,52 @@ func TestEveryLineIsStoredOrCounted(t *testing.T) {
 	if st.Dropped["overload"] == 0 || st.Dropped["append_failed"] == 0 {
 		t.Fatalf("want drops for overload and failed appends: %v", st.Dropped)
 	}
+}
+
+// TestMetricsAndStatus: /metrics has the collector's metrics, with the
+// lines of a sys and type counted, and /status its accounting as JSON.
+func TestMetricsAndStatus(t *testing.T) {
+	c := startCluster(t)
+	col := startCollector(t, testConfig(c))
+	s := newSender(t, col.Addr())
+	for i := range 5 {
+		s.log("shop", "order", "o.log", fmt.Sprintf("order %d for 13912345678", i))
+	}
+	waitStats(t, col, "five lines stored", func(st Stats) bool { return st.LinesStored == 5 })
+	metrics := httpGet(t, "http://"+col.HTTPAddr()+"/metrics")
+	for _, want := range []string{
+		`clogs_collector_lines_received_total{sys="shop",type="order"} 5`,
+		`clogs_collector_lines_stored_total 5`,
+		`clogs_collector_masked_total{kind="mobile"} 5`,
+		`clogs_collector_dropped_total{reason="overload"} 0`,
+		`clogs_collector_block_lines_count`,
+		`clogs_collector_append_seconds_bucket`,
+		`clogs_collector_kernel_drops_total 0`,
+		`clogs_collector_buffered_bytes 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	var st Stats
+	if err := json.Unmarshal([]byte(httpGet(t, "http://"+col.HTTPAddr()+"/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.LinesStored != 5 || st.Datagrams["clogs/log"] != 5 || st.Streams != 1 {
+		t.Fatalf("/status %+v", st)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }

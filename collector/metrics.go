@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,23 @@ type metrics struct {
 	blocks    prometheus.Counter
 	bytes     prometheus.Counter
 	latency   prometheus.Histogram
+	// blockLines and blockBytes are the sizes of the blocks appended:
+	// lines per block and records' bytes before compression.
+	blockLines prometheus.Histogram
+	blockBytes prometheus.Histogram
+	// linesByType counts lines received by sys and type, for at most
+	// maxTypeLabels pairs; the rest are counted under "other".
+	linesByType *prometheus.CounterVec
+	typesMu     sync.RWMutex
+	types       map[string]prometheus.Counter // guarded by typesMu; by "sys\x00type"
+	// Per listener and kind, resolved once: WithLabelValues hashes its
+	// arguments on every call.
+	clogsLog, clogsPing, clogsPong, syslogLine prometheus.Counter
 }
+
+// maxTypeLabels bounds the (sys, type) label pairs: both come from
+// senders, and an unbounded label set would grow without limit.
+const maxTypeLabels = 1000
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -50,7 +67,17 @@ func newMetrics() *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clogs_collector_append_seconds",
 			Help: "Time to store one log block.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 	}
-	m.registry.MustRegister(m.datagrams, m.dropped, m.lines, m.blocks, m.bytes, m.latency)
+	m.blockLines = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clogs_collector_block_lines",
+		Help: "Lines per log block appended.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)})
+	m.blockBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clogs_collector_block_record_bytes",
+		Help: "Bytes of records per log block appended, before compression.", Buckets: prometheus.ExponentialBuckets(256, 4, 9)})
+	m.linesByType = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clogs_collector_lines_received_total",
+		Help: "Log lines received, by sys and type (the first 1000 pairs; later ones as sys=type=\"other\")."}, []string{"sys", "type"})
+	m.registry.MustRegister(m.datagrams, m.dropped, m.lines, m.blocks, m.bytes, m.latency, m.blockLines, m.blockBytes, m.linesByType)
+	m.clogsLog = m.datagrams.WithLabelValues("clogs", "log")
+	m.clogsPing = m.datagrams.WithLabelValues("clogs", "ping")
+	m.clogsPong = m.datagrams.WithLabelValues("clogs", "pong")
+	m.syslogLine = m.datagrams.WithLabelValues("syslog", "syslog")
 	for _, r := range clogs.Reasons() {
 		m.dropped.WithLabelValues(r.String())
 	}
@@ -62,9 +89,53 @@ func newMetrics() *metrics {
 
 func (m *metrics) drop(reason string, n int) { m.dropped.WithLabelValues(reason).Add(float64(n)) }
 
-func (m *metrics) stored(lines, bytes int, took time.Duration) {
+func (m *metrics) stored(lines, recordBytes, payloadBytes int, took time.Duration) {
 	m.lines.Add(float64(lines))
 	m.blocks.Inc()
-	m.bytes.Add(float64(bytes))
+	m.bytes.Add(float64(payloadBytes))
 	m.latency.Observe(took.Seconds())
+	m.blockLines.Observe(float64(lines))
+	m.blockBytes.Observe(float64(recordBytes))
+}
+
+// received counts a line by its sys and type.
+func (m *metrics) received(sys, msgType []byte) {
+	var keyBuf [64]byte
+	key := append(append(append(keyBuf[:0], sys...), 0), msgType...)
+	m.typesMu.RLock()
+	c := m.types[string(key)] // a lookup: the conversion does not allocate
+	m.typesMu.RUnlock()
+	if c == nil {
+		c = m.typeCounter(string(key), sys, msgType)
+	}
+	c.Inc()
+}
+
+func (m *metrics) typeCounter(key string, sys, msgType []byte) prometheus.Counter {
+	m.typesMu.Lock()
+	defer m.typesMu.Unlock()
+	if c := m.types[key]; c != nil {
+		return c
+	}
+	if m.types == nil {
+		m.types = map[string]prometheus.Counter{}
+	}
+	c := m.linesByType.WithLabelValues("other", "other")
+	if len(m.types) < maxTypeLabels {
+		c = m.linesByType.WithLabelValues(string(sys), string(msgType))
+		m.types[key] = c
+	}
+	return c
+}
+
+// datagram counts a received clogs datagram by kind.
+func (m *metrics) datagram(kind clogs.Kind) {
+	switch kind {
+	case clogs.KindLog:
+		m.clogsLog.Inc()
+	case clogs.KindPing:
+		m.clogsPing.Inc()
+	case clogs.KindPong:
+		m.clogsPong.Inc()
+	}
 }

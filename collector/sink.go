@@ -43,9 +43,10 @@ type sink struct {
 // pendingBlock is a finished block and the lines and buffered bytes it
 // accounts for.
 type pendingBlock struct {
-	block    extent.Block
-	lines    int
-	buffered int64
+	block       extent.Block
+	lines       int
+	recordBytes int
+	buffered    int64
 }
 
 func newSink(c *Collector, name string) *sink {
@@ -89,7 +90,7 @@ func (s *sink) finishLocked() {
 	if s.builder.Count() == 0 {
 		return
 	}
-	lines := s.builder.Count()
+	lines, recordBytes := s.builder.Count(), s.builder.Len()
 	s.batchSeq++
 	payload, userData, err := s.builder.Finish(s.c.writerID, s.batchSeq)
 	if err != nil { // only ErrEmpty, excluded above
@@ -99,7 +100,7 @@ func (s *sink) finishLocked() {
 		s.building = 0
 		return
 	}
-	s.ready = append(s.ready, pendingBlock{block: extent.Block{Payload: payload, UserData: userData}, lines: lines, buffered: s.building})
+	s.ready = append(s.ready, pendingBlock{block: extent.Block{Payload: payload, UserData: userData}, lines: lines, recordBytes: recordBytes, buffered: s.building})
 	s.building = 0
 }
 
@@ -176,7 +177,7 @@ func (s *sink) append(b pendingBlock) {
 		s.c.metrics.drop(reasonAppendFailed, b.lines)
 		return
 	}
-	s.c.metrics.stored(b.lines, len(b.block.Payload), time.Since(began))
+	s.c.metrics.stored(b.lines, b.recordBytes, len(b.block.Payload), time.Since(began))
 }
 
 func (s *sink) openWriter(ctx context.Context) error {

@@ -40,7 +40,7 @@ func (c *Collector) handleSyslog(batch []udpin.Packet) {
 	parsers := parserPool.Get().(*syslogParsers)
 	defer parserPool.Put(parsers)
 	for _, p := range batch {
-		c.metrics.datagrams.WithLabelValues("syslog", "syslog").Inc()
+		c.metrics.syslogLine.Inc()
 		format, app, ok := parseSyslog(parsers, p.Data)
 		if !ok {
 			c.metrics.drop(reasonBadSyslog, 1)
