@@ -1,7 +1,7 @@
 // Package clogs owns the clogs datagram, version 1: the UDP message an
 // application sends to clogs-collector, its encoding, its decoding, and the
-// reasons for which the collector drops one. (The sender library that apps
-// link, with consistent hashing and health checks, belongs here too.)
+// reasons for which the collector drops one; and the sender library that
+// applications link to send log lines to a set of collectors.
 //
 // # Datagram format, version 1
 //
@@ -68,4 +68,21 @@
 //
 // Every valid datagram has exactly one encoding, so a datagram that
 // decodes re-encodes to the same bytes.
+//
+// # Sender
+//
+// A Sender (NewSender, configured by SenderConfig or a YAML file read by
+// LoadSenderConfig) sends log lines to several collectors. It hashes a
+// line's file name onto a ketama ring of the live collectors, with
+// weight-scaled points, so that all lines of a file go to one collector,
+// in order, and only the files of a collector that leaves or returns
+// move. Each collector has a socket of its own, and a goroutine that
+// pings it every HealthInterval: FailureThreshold checks in a row without
+// the pong (ping ID plus one) isolate it, and one pong brings it back;
+// either rebuilds the ring, which Send reads through an atomic pointer, so
+// a send never waits for a health check or a lock. Collectors start live,
+// so that a process can send its first line at once. Send encodes into a
+// pooled buffer and allocates nothing; it returns ErrNoCollector when
+// every collector is isolated, and Stats counts lines sent and failed,
+// isolations and recoveries.
 package clogs

@@ -1,0 +1,5 @@
+//go:build !race
+
+package clogs
+
+const raceEnabled = false
