@@ -6,6 +6,9 @@ import (
 	"net"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/clogs-io/clogs/extent"
 	clogspb "github.com/clogs-io/clogs/proto"
 )
@@ -290,4 +293,9 @@ func validateAlloc(req *clogspb.AllocExtentRequest) error {
 		seen[rep.GetAddr()] = true
 	}
 	return nil
+}
+
+// RepairExtent is not implemented yet (issue "Survive failures").
+func (s *service) RepairExtent(ctx context.Context, req *clogspb.RepairExtentRequest) (*clogspb.RepairExtentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "repair is not implemented yet")
 }

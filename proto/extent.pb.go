@@ -938,6 +938,143 @@ func (*DeleteExtentResponse) Descriptor() ([]byte, []int) {
 	return file_extent_proto_rawDescGZIP(), []int{16}
 }
 
+// RepairExtentRequest makes this node's replica of a sealed extent whole:
+// the node copies the blocks it lacks (all of them when it has no replica,
+// or when replace says to drop a damaged one) from the first source that
+// serves them, checks every block, fsyncs, and seals at sealed_length.
+// Only then does it answer, so a repair that did not answer did not count.
+type RepairExtentRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId     uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	SealedLength uint64                 `protobuf:"varint,2,opt,name=sealed_length,json=sealedLength,proto3" json:"sealed_length,omitempty"`
+	// Healthy replicas to copy from, tried in order.
+	Sources []*Replica `protobuf:"bytes,3,rep,name=sources,proto3" json:"sources,omitempty"`
+	// The replica set the extent will have, this node at self_index.
+	Replicas  []*Replica `protobuf:"bytes,4,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	SelfIndex uint32     `protobuf:"varint,5,opt,name=self_index,json=selfIndex,proto3" json:"self_index,omitempty"`
+	// Discard the local replica first (it failed a checksum).
+	Replace       bool `protobuf:"varint,6,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairExtentRequest) Reset() {
+	*x = RepairExtentRequest{}
+	mi := &file_extent_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairExtentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairExtentRequest) ProtoMessage() {}
+
+func (x *RepairExtentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairExtentRequest.ProtoReflect.Descriptor instead.
+func (*RepairExtentRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RepairExtentRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *RepairExtentRequest) GetSealedLength() uint64 {
+	if x != nil {
+		return x.SealedLength
+	}
+	return 0
+}
+
+func (x *RepairExtentRequest) GetSources() []*Replica {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *RepairExtentRequest) GetReplicas() []*Replica {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *RepairExtentRequest) GetSelfIndex() uint32 {
+	if x != nil {
+		return x.SelfIndex
+	}
+	return 0
+}
+
+func (x *RepairExtentRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type RepairExtentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes copied from the source (0 when the replica was already whole).
+	CopiedBytes   uint64 `protobuf:"varint,1,opt,name=copied_bytes,json=copiedBytes,proto3" json:"copied_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairExtentResponse) Reset() {
+	*x = RepairExtentResponse{}
+	mi := &file_extent_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairExtentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairExtentResponse) ProtoMessage() {}
+
+func (x *RepairExtentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairExtentResponse.ProtoReflect.Descriptor instead.
+func (*RepairExtentResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RepairExtentResponse) GetCopiedBytes() uint64 {
+	if x != nil {
+		return x.CopiedBytes
+	}
+	return 0
+}
+
 type DiskUsageRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -946,7 +1083,7 @@ type DiskUsageRequest struct {
 
 func (x *DiskUsageRequest) Reset() {
 	*x = DiskUsageRequest{}
-	mi := &file_extent_proto_msgTypes[17]
+	mi := &file_extent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1095,7 @@ func (x *DiskUsageRequest) String() string {
 func (*DiskUsageRequest) ProtoMessage() {}
 
 func (x *DiskUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[17]
+	mi := &file_extent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,25 +1108,27 @@ func (x *DiskUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsageRequest.ProtoReflect.Descriptor instead.
 func (*DiskUsageRequest) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{17}
+	return file_extent_proto_rawDescGZIP(), []int{19}
 }
 
 type DiskUsage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	DiskId        string                 `protobuf:"bytes,1,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	TotalBytes    uint64                 `protobuf:"varint,3,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
-	FreeBytes     uint64                 `protobuf:"varint,4,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
-	Extents       uint32                 `protobuf:"varint,5,opt,name=extents,proto3" json:"extents,omitempty"`
-	Failed        bool                   `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
-	Failure       string                 `protobuf:"bytes,7,opt,name=failure,proto3" json:"failure,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	DiskId     string                 `protobuf:"bytes,1,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
+	Path       string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	TotalBytes uint64                 `protobuf:"varint,3,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	FreeBytes  uint64                 `protobuf:"varint,4,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	Extents    uint32                 `protobuf:"varint,5,opt,name=extents,proto3" json:"extents,omitempty"`
+	Failed     bool                   `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Failure    string                 `protobuf:"bytes,7,opt,name=failure,proto3" json:"failure,omitempty"`
+	// Above the node's high-water mark: the disk takes no new extents.
+	Full          bool `protobuf:"varint,8,opt,name=full,proto3" json:"full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DiskUsage) Reset() {
 	*x = DiskUsage{}
-	mi := &file_extent_proto_msgTypes[18]
+	mi := &file_extent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1140,7 @@ func (x *DiskUsage) String() string {
 func (*DiskUsage) ProtoMessage() {}
 
 func (x *DiskUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[18]
+	mi := &file_extent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1153,7 @@ func (x *DiskUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsage.ProtoReflect.Descriptor instead.
 func (*DiskUsage) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{18}
+	return file_extent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiskUsage) GetDiskId() string {
@@ -1066,6 +1205,13 @@ func (x *DiskUsage) GetFailure() string {
 	return ""
 }
 
+func (x *DiskUsage) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
 type DiskUsageResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disks         []*DiskUsage           `protobuf:"bytes,1,rep,name=disks,proto3" json:"disks,omitempty"`
@@ -1075,7 +1221,7 @@ type DiskUsageResponse struct {
 
 func (x *DiskUsageResponse) Reset() {
 	*x = DiskUsageResponse{}
-	mi := &file_extent_proto_msgTypes[19]
+	mi := &file_extent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1233,7 @@ func (x *DiskUsageResponse) String() string {
 func (*DiskUsageResponse) ProtoMessage() {}
 
 func (x *DiskUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[19]
+	mi := &file_extent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1246,7 @@ func (x *DiskUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsageResponse.ProtoReflect.Descriptor instead.
 func (*DiskUsageResponse) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{19}
+	return file_extent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiskUsageResponse) GetDisks() []*DiskUsage {
@@ -1130,7 +1276,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_extent_proto_msgTypes[20]
+	mi := &file_extent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1288,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[20]
+	mi := &file_extent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1301,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{20}
+	return file_extent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ErrorDetail) GetReason() string {
@@ -1251,8 +1397,18 @@ const file_extent_proto_rawDesc = "" +
 	"\fSealResponse\"2\n" +
 	"\x13DeleteExtentRequest\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\"\x16\n" +
-	"\x14DeleteExtentResponse\"\x12\n" +
-	"\x10DiskUsageRequest\"\xc4\x01\n" +
+	"\x14DeleteExtentResponse\"\xec\x01\n" +
+	"\x13RepairExtentRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12#\n" +
+	"\rsealed_length\x18\x02 \x01(\x04R\fsealedLength\x12+\n" +
+	"\asources\x18\x03 \x03(\v2\x11.clogs.v1.ReplicaR\asources\x12-\n" +
+	"\breplicas\x18\x04 \x03(\v2\x11.clogs.v1.ReplicaR\breplicas\x12\x1d\n" +
+	"\n" +
+	"self_index\x18\x05 \x01(\rR\tselfIndex\x12\x18\n" +
+	"\areplace\x18\x06 \x01(\bR\areplace\"9\n" +
+	"\x14RepairExtentResponse\x12!\n" +
+	"\fcopied_bytes\x18\x01 \x01(\x04R\vcopiedBytes\"\x12\n" +
+	"\x10DiskUsageRequest\"\xd8\x01\n" +
 	"\tDiskUsage\x12\x17\n" +
 	"\adisk_id\x18\x01 \x01(\tR\x06diskId\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
@@ -1262,7 +1418,8 @@ const file_extent_proto_rawDesc = "" +
 	"free_bytes\x18\x04 \x01(\x04R\tfreeBytes\x12\x18\n" +
 	"\aextents\x18\x05 \x01(\rR\aextents\x12\x16\n" +
 	"\x06failed\x18\x06 \x01(\bR\x06failed\x12\x18\n" +
-	"\afailure\x18\a \x01(\tR\afailure\">\n" +
+	"\afailure\x18\a \x01(\tR\afailure\x12\x12\n" +
+	"\x04full\x18\b \x01(\bR\x04full\">\n" +
 	"\x11DiskUsageResponse\x12)\n" +
 	"\x05disks\x18\x01 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"\x84\x01\n" +
 	"\vErrorDetail\x12\x16\n" +
@@ -1270,7 +1427,7 @@ const file_extent_proto_rawDesc = "" +
 	"\textent_id\x18\x02 \x01(\x04R\bextentId\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x04R\x03end\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\tR\x06leader2\xe8\x04\n" +
+	"\x06leader\x18\x05 \x01(\tR\x06leader2\xb7\x05\n" +
 	"\rExtentService\x12M\n" +
 	"\fAppendBlocks\x12\x1d.clogs.v1.AppendBlocksRequest\x1a\x1e.clogs.v1.AppendBlocksResponse\x12V\n" +
 	"\x0fReplicateBlocks\x12 .clogs.v1.ReplicateBlocksRequest\x1a!.clogs.v1.ReplicateBlocksResponse\x12I\n" +
@@ -1280,7 +1437,8 @@ const file_extent_proto_rawDesc = "" +
 	"\fCommitLength\x12\x1d.clogs.v1.CommitLengthRequest\x1a\x1e.clogs.v1.CommitLengthResponse\x125\n" +
 	"\x04Seal\x12\x15.clogs.v1.SealRequest\x1a\x16.clogs.v1.SealResponse\x12M\n" +
 	"\fDeleteExtent\x12\x1d.clogs.v1.DeleteExtentRequest\x1a\x1e.clogs.v1.DeleteExtentResponse\x12D\n" +
-	"\tDiskUsage\x12\x1a.clogs.v1.DiskUsageRequest\x1a\x1b.clogs.v1.DiskUsageResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
+	"\tDiskUsage\x12\x1a.clogs.v1.DiskUsageRequest\x1a\x1b.clogs.v1.DiskUsageResponse\x12M\n" +
+	"\fRepairExtent\x12\x1d.clogs.v1.RepairExtentRequest\x1a\x1e.clogs.v1.RepairExtentResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
 
 var (
 	file_extent_proto_rawDescOnce sync.Once
@@ -1294,7 +1452,7 @@ func file_extent_proto_rawDescGZIP() []byte {
 	return file_extent_proto_rawDescData
 }
 
-var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_extent_proto_goTypes = []any{
 	(*Block)(nil),                   // 0: clogs.v1.Block
 	(*BlockAt)(nil),                 // 1: clogs.v1.BlockAt
@@ -1313,38 +1471,44 @@ var file_extent_proto_goTypes = []any{
 	(*SealResponse)(nil),            // 14: clogs.v1.SealResponse
 	(*DeleteExtentRequest)(nil),     // 15: clogs.v1.DeleteExtentRequest
 	(*DeleteExtentResponse)(nil),    // 16: clogs.v1.DeleteExtentResponse
-	(*DiskUsageRequest)(nil),        // 17: clogs.v1.DiskUsageRequest
-	(*DiskUsage)(nil),               // 18: clogs.v1.DiskUsage
-	(*DiskUsageResponse)(nil),       // 19: clogs.v1.DiskUsageResponse
-	(*ErrorDetail)(nil),             // 20: clogs.v1.ErrorDetail
+	(*RepairExtentRequest)(nil),     // 17: clogs.v1.RepairExtentRequest
+	(*RepairExtentResponse)(nil),    // 18: clogs.v1.RepairExtentResponse
+	(*DiskUsageRequest)(nil),        // 19: clogs.v1.DiskUsageRequest
+	(*DiskUsage)(nil),               // 20: clogs.v1.DiskUsage
+	(*DiskUsageResponse)(nil),       // 21: clogs.v1.DiskUsageResponse
+	(*ErrorDetail)(nil),             // 22: clogs.v1.ErrorDetail
 }
 var file_extent_proto_depIdxs = []int32{
 	0,  // 0: clogs.v1.AppendBlocksRequest.blocks:type_name -> clogs.v1.Block
 	0,  // 1: clogs.v1.ReplicateBlocksRequest.blocks:type_name -> clogs.v1.Block
 	1,  // 2: clogs.v1.ReadBlocksResponse.blocks:type_name -> clogs.v1.BlockAt
 	2,  // 3: clogs.v1.AllocExtentRequest.replicas:type_name -> clogs.v1.Replica
-	18, // 4: clogs.v1.DiskUsageResponse.disks:type_name -> clogs.v1.DiskUsage
-	3,  // 5: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
-	5,  // 6: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
-	7,  // 7: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
-	9,  // 8: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
-	11, // 9: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
-	13, // 10: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
-	15, // 11: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
-	17, // 12: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
-	4,  // 13: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
-	6,  // 14: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
-	8,  // 15: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
-	10, // 16: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
-	12, // 17: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
-	14, // 18: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
-	16, // 19: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
-	19, // 20: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
-	13, // [13:21] is the sub-list for method output_type
-	5,  // [5:13] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	2,  // 4: clogs.v1.RepairExtentRequest.sources:type_name -> clogs.v1.Replica
+	2,  // 5: clogs.v1.RepairExtentRequest.replicas:type_name -> clogs.v1.Replica
+	20, // 6: clogs.v1.DiskUsageResponse.disks:type_name -> clogs.v1.DiskUsage
+	3,  // 7: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
+	5,  // 8: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
+	7,  // 9: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
+	9,  // 10: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
+	11, // 11: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
+	13, // 12: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
+	15, // 13: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
+	19, // 14: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
+	17, // 15: clogs.v1.ExtentService.RepairExtent:input_type -> clogs.v1.RepairExtentRequest
+	4,  // 16: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
+	6,  // 17: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
+	8,  // 18: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
+	10, // 19: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
+	12, // 20: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
+	14, // 21: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
+	16, // 22: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
+	21, // 23: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
+	18, // 24: clogs.v1.ExtentService.RepairExtent:output_type -> clogs.v1.RepairExtentResponse
+	16, // [16:25] is the sub-list for method output_type
+	7,  // [7:16] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_extent_proto_init() }
@@ -1359,7 +1523,7 @@ func file_extent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_extent_proto_rawDesc), len(file_extent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

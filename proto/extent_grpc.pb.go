@@ -30,6 +30,7 @@ const (
 	ExtentService_Seal_FullMethodName            = "/clogs.v1.ExtentService/Seal"
 	ExtentService_DeleteExtent_FullMethodName    = "/clogs.v1.ExtentService/DeleteExtent"
 	ExtentService_DiskUsage_FullMethodName       = "/clogs.v1.ExtentService/DiskUsage"
+	ExtentService_RepairExtent_FullMethodName    = "/clogs.v1.ExtentService/RepairExtent"
 )
 
 // ExtentServiceClient is the client API for ExtentService service.
@@ -44,6 +45,7 @@ type ExtentServiceClient interface {
 	Seal(ctx context.Context, in *SealRequest, opts ...grpc.CallOption) (*SealResponse, error)
 	DeleteExtent(ctx context.Context, in *DeleteExtentRequest, opts ...grpc.CallOption) (*DeleteExtentResponse, error)
 	DiskUsage(ctx context.Context, in *DiskUsageRequest, opts ...grpc.CallOption) (*DiskUsageResponse, error)
+	RepairExtent(ctx context.Context, in *RepairExtentRequest, opts ...grpc.CallOption) (*RepairExtentResponse, error)
 }
 
 type extentServiceClient struct {
@@ -143,6 +145,16 @@ func (c *extentServiceClient) DiskUsage(ctx context.Context, in *DiskUsageReques
 	return out, nil
 }
 
+func (c *extentServiceClient) RepairExtent(ctx context.Context, in *RepairExtentRequest, opts ...grpc.CallOption) (*RepairExtentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RepairExtentResponse)
+	err := c.cc.Invoke(ctx, ExtentService_RepairExtent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExtentServiceServer is the server API for ExtentService service.
 // All implementations must embed UnimplementedExtentServiceServer
 // for forward compatibility.
@@ -155,6 +167,7 @@ type ExtentServiceServer interface {
 	Seal(context.Context, *SealRequest) (*SealResponse, error)
 	DeleteExtent(context.Context, *DeleteExtentRequest) (*DeleteExtentResponse, error)
 	DiskUsage(context.Context, *DiskUsageRequest) (*DiskUsageResponse, error)
+	RepairExtent(context.Context, *RepairExtentRequest) (*RepairExtentResponse, error)
 	mustEmbedUnimplementedExtentServiceServer()
 }
 
@@ -188,6 +201,9 @@ func (UnimplementedExtentServiceServer) DeleteExtent(context.Context, *DeleteExt
 }
 func (UnimplementedExtentServiceServer) DiskUsage(context.Context, *DiskUsageRequest) (*DiskUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DiskUsage not implemented")
+}
+func (UnimplementedExtentServiceServer) RepairExtent(context.Context, *RepairExtentRequest) (*RepairExtentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RepairExtent not implemented")
 }
 func (UnimplementedExtentServiceServer) mustEmbedUnimplementedExtentServiceServer() {}
 func (UnimplementedExtentServiceServer) testEmbeddedByValue()                       {}
@@ -347,6 +363,24 @@ func _ExtentService_DiskUsage_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ExtentService_RepairExtent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RepairExtentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtentServiceServer).RepairExtent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ExtentService_RepairExtent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtentServiceServer).RepairExtent(ctx, req.(*RepairExtentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ExtentService_ServiceDesc is the grpc.ServiceDesc for ExtentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -381,6 +415,10 @@ var ExtentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DiskUsage",
 			Handler:    _ExtentService_DiskUsage_Handler,
+		},
+		{
+			MethodName: "RepairExtent",
+			Handler:    _ExtentService_RepairExtent_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

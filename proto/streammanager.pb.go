@@ -31,8 +31,9 @@ type StreamMeta struct {
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// The stream's extents in order; every one but the last is sealed.
-	ExtentIds       []uint64 `protobuf:"varint,3,rep,packed,name=extent_ids,json=extentIds,proto3" json:"extent_ids,omitempty"`
-	CreatedUnixNano int64    `protobuf:"varint,4,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	ExtentIds       []uint64      `protobuf:"varint,3,rep,packed,name=extent_ids,json=extentIds,proto3" json:"extent_ids,omitempty"`
+	CreatedUnixNano int64         `protobuf:"varint,4,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	Policy          *StreamPolicy `protobuf:"bytes,5,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -95,6 +96,13 @@ func (x *StreamMeta) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+func (x *StreamMeta) GetPolicy() *StreamPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
 // ExtentMeta is stored under extents/<id>.
 type ExtentMeta struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -105,8 +113,10 @@ type ExtentMeta struct {
 	Sealed          bool       `protobuf:"varint,4,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	SealedLength    uint64     `protobuf:"varint,5,opt,name=sealed_length,json=sealedLength,proto3" json:"sealed_length,omitempty"`
 	CreatedUnixNano int64      `protobuf:"varint,6,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When the seal was recorded (retention by age counts from it).
+	SealedUnixNano int64 `protobuf:"varint,7,opt,name=sealed_unix_nano,json=sealedUnixNano,proto3" json:"sealed_unix_nano,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ExtentMeta) Reset() {
@@ -177,6 +187,13 @@ func (x *ExtentMeta) GetSealedLength() uint64 {
 func (x *ExtentMeta) GetCreatedUnixNano() int64 {
 	if x != nil {
 		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *ExtentMeta) GetSealedUnixNano() int64 {
+	if x != nil {
+		return x.SealedUnixNano
 	}
 	return 0
 }
@@ -321,16 +338,76 @@ func (x *NodeStatus) GetDisks() []*DiskUsage {
 	return nil
 }
 
+// StreamPolicy is what the manager does with a stream's sealed extents on
+// its own. Zero values mean "no limit".
+type StreamPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Truncate whole sealed extents sealed longer ago than this.
+	MaxAgeSeconds int64 `protobuf:"varint,1,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
+	// Truncate the oldest sealed extents while the stream's sealed bytes
+	// exceed this.
+	MaxBytes      uint64 `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamPolicy) Reset() {
+	*x = StreamPolicy{}
+	mi := &file_streammanager_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamPolicy) ProtoMessage() {}
+
+func (x *StreamPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_streammanager_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamPolicy.ProtoReflect.Descriptor instead.
+func (*StreamPolicy) Descriptor() ([]byte, []int) {
+	return file_streammanager_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StreamPolicy) GetMaxAgeSeconds() int64 {
+	if x != nil {
+		return x.MaxAgeSeconds
+	}
+	return 0
+}
+
+func (x *StreamPolicy) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
 type CreateStreamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Set on a new stream; ignored when the stream exists (use
+	// SetStreamPolicy).
+	Policy        *StreamPolicy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateStreamRequest) Reset() {
 	*x = CreateStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[4]
+	mi := &file_streammanager_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +419,7 @@ func (x *CreateStreamRequest) String() string {
 func (*CreateStreamRequest) ProtoMessage() {}
 
 func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[4]
+	mi := &file_streammanager_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +432,7 @@ func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{4}
+	return file_streammanager_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateStreamRequest) GetName() string {
@@ -363,6 +440,65 @@ func (x *CreateStreamRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *CreateStreamRequest) GetPolicy() *StreamPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type SetStreamPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      uint64                 `protobuf:"varint,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Policy        *StreamPolicy          `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStreamPolicyRequest) Reset() {
+	*x = SetStreamPolicyRequest{}
+	mi := &file_streammanager_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStreamPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStreamPolicyRequest) ProtoMessage() {}
+
+func (x *SetStreamPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_streammanager_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStreamPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetStreamPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_streammanager_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetStreamPolicyRequest) GetStreamId() uint64 {
+	if x != nil {
+		return x.StreamId
+	}
+	return 0
+}
+
+func (x *SetStreamPolicyRequest) GetPolicy() *StreamPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
 }
 
 type StreamInfoRequest struct {
@@ -378,7 +514,7 @@ type StreamInfoRequest struct {
 
 func (x *StreamInfoRequest) Reset() {
 	*x = StreamInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[5]
+	mi := &file_streammanager_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +526,7 @@ func (x *StreamInfoRequest) String() string {
 func (*StreamInfoRequest) ProtoMessage() {}
 
 func (x *StreamInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[5]
+	mi := &file_streammanager_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +539,7 @@ func (x *StreamInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamInfoRequest.ProtoReflect.Descriptor instead.
 func (*StreamInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{5}
+	return file_streammanager_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamInfoRequest) GetStream() isStreamInfoRequest_Stream {
@@ -460,7 +596,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_streammanager_proto_msgTypes[6]
+	mi := &file_streammanager_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +608,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[6]
+	mi := &file_streammanager_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +621,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{6}
+	return file_streammanager_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamResponse) GetStream() *StreamMeta {
@@ -517,7 +653,7 @@ type ListStreamsRequest struct {
 
 func (x *ListStreamsRequest) Reset() {
 	*x = ListStreamsRequest{}
-	mi := &file_streammanager_proto_msgTypes[7]
+	mi := &file_streammanager_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +665,7 @@ func (x *ListStreamsRequest) String() string {
 func (*ListStreamsRequest) ProtoMessage() {}
 
 func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[7]
+	mi := &file_streammanager_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +678,7 @@ func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsRequest.ProtoReflect.Descriptor instead.
 func (*ListStreamsRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{7}
+	return file_streammanager_proto_rawDescGZIP(), []int{9}
 }
 
 type ListStreamsResponse struct {
@@ -555,7 +691,7 @@ type ListStreamsResponse struct {
 
 func (x *ListStreamsResponse) Reset() {
 	*x = ListStreamsResponse{}
-	mi := &file_streammanager_proto_msgTypes[8]
+	mi := &file_streammanager_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +703,7 @@ func (x *ListStreamsResponse) String() string {
 func (*ListStreamsResponse) ProtoMessage() {}
 
 func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[8]
+	mi := &file_streammanager_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +716,7 @@ func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsResponse.ProtoReflect.Descriptor instead.
 func (*ListStreamsResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{8}
+	return file_streammanager_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListStreamsResponse) GetStreams() []*StreamMeta {
@@ -606,7 +742,7 @@ type ExtentInfoRequest struct {
 
 func (x *ExtentInfoRequest) Reset() {
 	*x = ExtentInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[9]
+	mi := &file_streammanager_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +754,7 @@ func (x *ExtentInfoRequest) String() string {
 func (*ExtentInfoRequest) ProtoMessage() {}
 
 func (x *ExtentInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[9]
+	mi := &file_streammanager_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +767,7 @@ func (x *ExtentInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtentInfoRequest.ProtoReflect.Descriptor instead.
 func (*ExtentInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{9}
+	return file_streammanager_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExtentInfoRequest) GetExtentId() uint64 {
@@ -651,7 +787,7 @@ type ExtentInfoResponse struct {
 
 func (x *ExtentInfoResponse) Reset() {
 	*x = ExtentInfoResponse{}
-	mi := &file_streammanager_proto_msgTypes[10]
+	mi := &file_streammanager_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +799,7 @@ func (x *ExtentInfoResponse) String() string {
 func (*ExtentInfoResponse) ProtoMessage() {}
 
 func (x *ExtentInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[10]
+	mi := &file_streammanager_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +812,7 @@ func (x *ExtentInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtentInfoResponse.ProtoReflect.Descriptor instead.
 func (*ExtentInfoResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{10}
+	return file_streammanager_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExtentInfoResponse) GetExtent() *ExtentMeta {
@@ -701,7 +837,7 @@ type NodesInfoRequest struct {
 
 func (x *NodesInfoRequest) Reset() {
 	*x = NodesInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[11]
+	mi := &file_streammanager_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +849,7 @@ func (x *NodesInfoRequest) String() string {
 func (*NodesInfoRequest) ProtoMessage() {}
 
 func (x *NodesInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[11]
+	mi := &file_streammanager_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +862,7 @@ func (x *NodesInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesInfoRequest.ProtoReflect.Descriptor instead.
 func (*NodesInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{11}
+	return file_streammanager_proto_rawDescGZIP(), []int{13}
 }
 
 type NodesInfoResponse struct {
@@ -739,7 +875,7 @@ type NodesInfoResponse struct {
 
 func (x *NodesInfoResponse) Reset() {
 	*x = NodesInfoResponse{}
-	mi := &file_streammanager_proto_msgTypes[12]
+	mi := &file_streammanager_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +887,7 @@ func (x *NodesInfoResponse) String() string {
 func (*NodesInfoResponse) ProtoMessage() {}
 
 func (x *NodesInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[12]
+	mi := &file_streammanager_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +900,7 @@ func (x *NodesInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesInfoResponse.ProtoReflect.Descriptor instead.
 func (*NodesInfoResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{12}
+	return file_streammanager_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodesInfoResponse) GetNodes() []*NodeStatus {
@@ -792,7 +928,7 @@ type RegisterNodeRequest struct {
 
 func (x *RegisterNodeRequest) Reset() {
 	*x = RegisterNodeRequest{}
-	mi := &file_streammanager_proto_msgTypes[13]
+	mi := &file_streammanager_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +940,7 @@ func (x *RegisterNodeRequest) String() string {
 func (*RegisterNodeRequest) ProtoMessage() {}
 
 func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[13]
+	mi := &file_streammanager_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +953,7 @@ func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterNodeRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{13}
+	return file_streammanager_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterNodeRequest) GetUuid() string {
@@ -851,7 +987,7 @@ type RegisterNodeResponse struct {
 
 func (x *RegisterNodeResponse) Reset() {
 	*x = RegisterNodeResponse{}
-	mi := &file_streammanager_proto_msgTypes[14]
+	mi := &file_streammanager_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +999,7 @@ func (x *RegisterNodeResponse) String() string {
 func (*RegisterNodeResponse) ProtoMessage() {}
 
 func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[14]
+	mi := &file_streammanager_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1012,7 @@ func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{14}
+	return file_streammanager_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterNodeResponse) GetNodeId() uint64 {
@@ -893,18 +1029,22 @@ func (x *RegisterNodeResponse) GetRevision() int64 {
 	return 0
 }
 
-// ReplicaReport is a node's view of one of its unsealed extents.
+// ReplicaReport is a node's view of one of its extents.
 type ReplicaReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ExtentId      uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
-	CommitLength  uint64                 `protobuf:"varint,2,opt,name=commit_length,json=commitLength,proto3" json:"commit_length,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId     uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	CommitLength uint64                 `protobuf:"varint,2,opt,name=commit_length,json=commitLength,proto3" json:"commit_length,omitempty"`
+	Sealed       bool                   `protobuf:"varint,3,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// A block failed its checksum (on a read or a scrub): the replica must
+	// be replaced from a good one.
+	Damaged       bool `protobuf:"varint,4,opt,name=damaged,proto3" json:"damaged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplicaReport) Reset() {
 	*x = ReplicaReport{}
-	mi := &file_streammanager_proto_msgTypes[15]
+	mi := &file_streammanager_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1056,7 @@ func (x *ReplicaReport) String() string {
 func (*ReplicaReport) ProtoMessage() {}
 
 func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[15]
+	mi := &file_streammanager_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1069,7 @@ func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaReport.ProtoReflect.Descriptor instead.
 func (*ReplicaReport) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{15}
+	return file_streammanager_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplicaReport) GetExtentId() uint64 {
@@ -946,20 +1086,39 @@ func (x *ReplicaReport) GetCommitLength() uint64 {
 	return 0
 }
 
+func (x *ReplicaReport) GetSealed() bool {
+	if x != nil {
+		return x.Sealed
+	}
+	return false
+}
+
+func (x *ReplicaReport) GetDamaged() bool {
+	if x != nil {
+		return x.Damaged
+	}
+	return false
+}
+
 type HeartbeatRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	Disks  []*DiskUsage           `protobuf:"bytes,2,rep,name=disks,proto3" json:"disks,omitempty"`
 	// The node's unsealed extents, so that replicas that missed a seal learn
 	// of it.
-	Unsealed      []*ReplicaReport `protobuf:"bytes,3,rep,name=unsealed,proto3" json:"unsealed,omitempty"`
+	Unsealed []*ReplicaReport `protobuf:"bytes,3,rep,name=unsealed,proto3" json:"unsealed,omitempty"`
+	// Every extent the node holds, sealed or not; sent when full_report is
+	// set (the first heartbeat, then every few), so that the manager can
+	// find missing, short, damaged and orphaned replicas.
+	FullReport    bool             `protobuf:"varint,4,opt,name=full_report,json=fullReport,proto3" json:"full_report,omitempty"`
+	Replicas      []*ReplicaReport `protobuf:"bytes,5,rep,name=replicas,proto3" json:"replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_streammanager_proto_msgTypes[16]
+	mi := &file_streammanager_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1130,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[16]
+	mi := &file_streammanager_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1143,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{16}
+	return file_streammanager_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HeartbeatRequest) GetNodeId() uint64 {
@@ -1008,6 +1167,20 @@ func (x *HeartbeatRequest) GetUnsealed() []*ReplicaReport {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetFullReport() bool {
+	if x != nil {
+		return x.FullReport
+	}
+	return false
+}
+
+func (x *HeartbeatRequest) GetReplicas() []*ReplicaReport {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 // SealOrder tells a node to seal its replica of an extent at a length the
 // metadata recorded.
 type SealOrder struct {
@@ -1020,7 +1193,7 @@ type SealOrder struct {
 
 func (x *SealOrder) Reset() {
 	*x = SealOrder{}
-	mi := &file_streammanager_proto_msgTypes[17]
+	mi := &file_streammanager_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1205,7 @@ func (x *SealOrder) String() string {
 func (*SealOrder) ProtoMessage() {}
 
 func (x *SealOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[17]
+	mi := &file_streammanager_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1218,7 @@ func (x *SealOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealOrder.ProtoReflect.Descriptor instead.
 func (*SealOrder) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{17}
+	return file_streammanager_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SealOrder) GetExtentId() uint64 {
@@ -1069,13 +1242,17 @@ type HeartbeatResponse struct {
 	// example from an allocation that failed half way).
 	UnknownExtents []uint64 `protobuf:"varint,2,rep,packed,name=unknown_extents,json=unknownExtents,proto3" json:"unknown_extents,omitempty"`
 	Revision       int64    `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Extents to delete: no stream has referenced them for the grace period
+	// (orphans of failed allocations, extents of truncated or deleted
+	// streams, replicas that were moved elsewhere).
+	DeleteExtents []uint64 `protobuf:"varint,4,rep,packed,name=delete_extents,json=deleteExtents,proto3" json:"delete_extents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_streammanager_proto_msgTypes[18]
+	mi := &file_streammanager_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1264,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[18]
+	mi := &file_streammanager_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1277,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{18}
+	return file_streammanager_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HeartbeatResponse) GetSeal() []*SealOrder {
@@ -1124,6 +1301,13 @@ func (x *HeartbeatResponse) GetRevision() int64 {
 	return 0
 }
 
+func (x *HeartbeatResponse) GetDeleteExtents() []uint64 {
+	if x != nil {
+		return x.DeleteExtents
+	}
+	return nil
+}
+
 // StreamAllocExtentRequest seals the stream's tail and adds a new extent,
 // if tail_extent_id is still the tail; otherwise it returns the current
 // layout and changes nothing. A stream with no extents gets its first one
@@ -1140,7 +1324,7 @@ type StreamAllocExtentRequest struct {
 
 func (x *StreamAllocExtentRequest) Reset() {
 	*x = StreamAllocExtentRequest{}
-	mi := &file_streammanager_proto_msgTypes[19]
+	mi := &file_streammanager_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1336,7 @@ func (x *StreamAllocExtentRequest) String() string {
 func (*StreamAllocExtentRequest) ProtoMessage() {}
 
 func (x *StreamAllocExtentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[19]
+	mi := &file_streammanager_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1349,7 @@ func (x *StreamAllocExtentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAllocExtentRequest.ProtoReflect.Descriptor instead.
 func (*StreamAllocExtentRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{19}
+	return file_streammanager_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamAllocExtentRequest) GetStreamId() uint64 {
@@ -1201,7 +1385,7 @@ type TruncateStreamRequest struct {
 
 func (x *TruncateStreamRequest) Reset() {
 	*x = TruncateStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[20]
+	mi := &file_streammanager_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1397,7 @@ func (x *TruncateStreamRequest) String() string {
 func (*TruncateStreamRequest) ProtoMessage() {}
 
 func (x *TruncateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[20]
+	mi := &file_streammanager_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1410,7 @@ func (x *TruncateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TruncateStreamRequest.ProtoReflect.Descriptor instead.
 func (*TruncateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{20}
+	return file_streammanager_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TruncateStreamRequest) GetStreamId() uint64 {
@@ -1252,7 +1436,7 @@ type DeleteStreamRequest struct {
 
 func (x *DeleteStreamRequest) Reset() {
 	*x = DeleteStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[21]
+	mi := &file_streammanager_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1448,7 @@ func (x *DeleteStreamRequest) String() string {
 func (*DeleteStreamRequest) ProtoMessage() {}
 
 func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[21]
+	mi := &file_streammanager_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1461,7 @@ func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{21}
+	return file_streammanager_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteStreamRequest) GetStreamId() uint64 {
@@ -1296,7 +1480,7 @@ type DeleteStreamResponse struct {
 
 func (x *DeleteStreamResponse) Reset() {
 	*x = DeleteStreamResponse{}
-	mi := &file_streammanager_proto_msgTypes[22]
+	mi := &file_streammanager_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1492,7 @@ func (x *DeleteStreamResponse) String() string {
 func (*DeleteStreamResponse) ProtoMessage() {}
 
 func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[22]
+	mi := &file_streammanager_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1505,7 @@ func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStreamResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{22}
+	return file_streammanager_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteStreamResponse) GetRevision() int64 {
@@ -1340,7 +1524,7 @@ type AllocIDRequest struct {
 
 func (x *AllocIDRequest) Reset() {
 	*x = AllocIDRequest{}
-	mi := &file_streammanager_proto_msgTypes[23]
+	mi := &file_streammanager_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1536,7 @@ func (x *AllocIDRequest) String() string {
 func (*AllocIDRequest) ProtoMessage() {}
 
 func (x *AllocIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[23]
+	mi := &file_streammanager_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1549,7 @@ func (x *AllocIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocIDRequest.ProtoReflect.Descriptor instead.
 func (*AllocIDRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{23}
+	return file_streammanager_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AllocIDRequest) GetCount() uint32 {
@@ -1386,7 +1570,7 @@ type AllocIDResponse struct {
 
 func (x *AllocIDResponse) Reset() {
 	*x = AllocIDResponse{}
-	mi := &file_streammanager_proto_msgTypes[24]
+	mi := &file_streammanager_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1582,7 @@ func (x *AllocIDResponse) String() string {
 func (*AllocIDResponse) ProtoMessage() {}
 
 func (x *AllocIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[24]
+	mi := &file_streammanager_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1595,7 @@ func (x *AllocIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocIDResponse.ProtoReflect.Descriptor instead.
 func (*AllocIDResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{24}
+	return file_streammanager_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AllocIDResponse) GetFirst() uint64 {
@@ -1432,14 +1616,15 @@ var File_streammanager_proto protoreflect.FileDescriptor
 
 const file_streammanager_proto_rawDesc = "" +
 	"\n" +
-	"\x13streammanager.proto\x12\bclogs.v1\x1a\fextent.proto\"{\n" +
+	"\x13streammanager.proto\x12\bclogs.v1\x1a\fextent.proto\"\xab\x01\n" +
 	"\n" +
 	"StreamMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"extent_ids\x18\x03 \x03(\x04R\textentIds\x12*\n" +
-	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\"\xd1\x01\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12.\n" +
+	"\x06policy\x18\x05 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"\xfb\x01\n" +
 	"\n" +
 	"ExtentMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1b\n" +
@@ -1447,7 +1632,8 @@ const file_streammanager_proto_rawDesc = "" +
 	"\breplicas\x18\x03 \x03(\v2\x11.clogs.v1.ReplicaR\breplicas\x12\x16\n" +
 	"\x06sealed\x18\x04 \x01(\bR\x06sealed\x12#\n" +
 	"\rsealed_length\x18\x05 \x01(\x04R\fsealedLength\x12*\n" +
-	"\x11created_unix_nano\x18\x06 \x01(\x03R\x0fcreatedUnixNano\"t\n" +
+	"\x11created_unix_nano\x18\x06 \x01(\x03R\x0fcreatedUnixNano\x12(\n" +
+	"\x10sealed_unix_nano\x18\a \x01(\x03R\x0esealedUnixNano\"t\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x12\n" +
@@ -1458,9 +1644,16 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x12.clogs.v1.NodeMetaR\x04node\x12\x14\n" +
 	"\x05alive\x18\x02 \x01(\bR\x05alive\x127\n" +
 	"\x18last_heartbeat_unix_nano\x18\x03 \x01(\x03R\x15lastHeartbeatUnixNano\x12)\n" +
-	"\x05disks\x18\x04 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\")\n" +
+	"\x05disks\x18\x04 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"S\n" +
+	"\fStreamPolicy\x12&\n" +
+	"\x0fmax_age_seconds\x18\x01 \x01(\x03R\rmaxAgeSeconds\x12\x1b\n" +
+	"\tmax_bytes\x18\x02 \x01(\x04R\bmaxBytes\"Y\n" +
 	"\x13CreateStreamRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"E\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x06policy\x18\x02 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"e\n" +
+	"\x16SetStreamPolicyRequest\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x12.\n" +
+	"\x06policy\x18\x02 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"E\n" +
 	"\x11StreamInfoRequest\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\x04H\x00R\x02id\x12\x14\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04nameB\b\n" +
@@ -1488,21 +1681,27 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x05disks\x18\x03 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"K\n" +
 	"\x14RegisterNodeResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"Q\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x83\x01\n" +
 	"\rReplicaReport\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12#\n" +
-	"\rcommit_length\x18\x02 \x01(\x04R\fcommitLength\"\x8b\x01\n" +
+	"\rcommit_length\x18\x02 \x01(\x04R\fcommitLength\x12\x16\n" +
+	"\x06sealed\x18\x03 \x01(\bR\x06sealed\x12\x18\n" +
+	"\adamaged\x18\x04 \x01(\bR\adamaged\"\xe1\x01\n" +
 	"\x10HeartbeatRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12)\n" +
 	"\x05disks\x18\x02 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\x123\n" +
-	"\bunsealed\x18\x03 \x03(\v2\x17.clogs.v1.ReplicaReportR\bunsealed\"@\n" +
+	"\bunsealed\x18\x03 \x03(\v2\x17.clogs.v1.ReplicaReportR\bunsealed\x12\x1f\n" +
+	"\vfull_report\x18\x04 \x01(\bR\n" +
+	"fullReport\x123\n" +
+	"\breplicas\x18\x05 \x03(\v2\x17.clogs.v1.ReplicaReportR\breplicas\"@\n" +
 	"\tSealOrder\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x16\n" +
-	"\x06length\x18\x02 \x01(\x04R\x06length\"\x81\x01\n" +
+	"\x06length\x18\x02 \x01(\x04R\x06length\"\xa8\x01\n" +
 	"\x11HeartbeatResponse\x12'\n" +
 	"\x04seal\x18\x01 \x03(\v2\x13.clogs.v1.SealOrderR\x04seal\x12'\n" +
 	"\x0funknown_extents\x18\x02 \x03(\x04R\x0eunknownExtents\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision\"s\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\x12%\n" +
+	"\x0edelete_extents\x18\x04 \x03(\x04R\rdeleteExtents\"s\n" +
 	"\x18StreamAllocExtentRequest\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x12$\n" +
 	"\x0etail_extent_id\x18\x02 \x01(\x04R\ftailExtentId\x12\x14\n" +
@@ -1518,7 +1717,7 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\rR\x05count\"=\n" +
 	"\x0fAllocIDResponse\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count2\xbc\x06\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count2\x8b\a\n" +
 	"\rStreamManager\x12G\n" +
 	"\fCreateStream\x12\x1d.clogs.v1.CreateStreamRequest\x1a\x18.clogs.v1.StreamResponse\x12C\n" +
 	"\n" +
@@ -1532,7 +1731,8 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x11StreamAllocExtent\x12\".clogs.v1.StreamAllocExtentRequest\x1a\x18.clogs.v1.StreamResponse\x12K\n" +
 	"\x0eTruncateStream\x12\x1f.clogs.v1.TruncateStreamRequest\x1a\x18.clogs.v1.StreamResponse\x12M\n" +
 	"\fDeleteStream\x12\x1d.clogs.v1.DeleteStreamRequest\x1a\x1e.clogs.v1.DeleteStreamResponse\x12>\n" +
-	"\aAllocID\x12\x18.clogs.v1.AllocIDRequest\x1a\x19.clogs.v1.AllocIDResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
+	"\aAllocID\x12\x18.clogs.v1.AllocIDRequest\x1a\x19.clogs.v1.AllocIDResponse\x12M\n" +
+	"\x0fSetStreamPolicy\x12 .clogs.v1.SetStreamPolicyRequest\x1a\x18.clogs.v1.StreamResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
 
 var (
 	file_streammanager_proto_rawDescOnce sync.Once
@@ -1546,76 +1746,84 @@ func file_streammanager_proto_rawDescGZIP() []byte {
 	return file_streammanager_proto_rawDescData
 }
 
-var file_streammanager_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_streammanager_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_streammanager_proto_goTypes = []any{
 	(*StreamMeta)(nil),               // 0: clogs.v1.StreamMeta
 	(*ExtentMeta)(nil),               // 1: clogs.v1.ExtentMeta
 	(*NodeMeta)(nil),                 // 2: clogs.v1.NodeMeta
 	(*NodeStatus)(nil),               // 3: clogs.v1.NodeStatus
-	(*CreateStreamRequest)(nil),      // 4: clogs.v1.CreateStreamRequest
-	(*StreamInfoRequest)(nil),        // 5: clogs.v1.StreamInfoRequest
-	(*StreamResponse)(nil),           // 6: clogs.v1.StreamResponse
-	(*ListStreamsRequest)(nil),       // 7: clogs.v1.ListStreamsRequest
-	(*ListStreamsResponse)(nil),      // 8: clogs.v1.ListStreamsResponse
-	(*ExtentInfoRequest)(nil),        // 9: clogs.v1.ExtentInfoRequest
-	(*ExtentInfoResponse)(nil),       // 10: clogs.v1.ExtentInfoResponse
-	(*NodesInfoRequest)(nil),         // 11: clogs.v1.NodesInfoRequest
-	(*NodesInfoResponse)(nil),        // 12: clogs.v1.NodesInfoResponse
-	(*RegisterNodeRequest)(nil),      // 13: clogs.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),     // 14: clogs.v1.RegisterNodeResponse
-	(*ReplicaReport)(nil),            // 15: clogs.v1.ReplicaReport
-	(*HeartbeatRequest)(nil),         // 16: clogs.v1.HeartbeatRequest
-	(*SealOrder)(nil),                // 17: clogs.v1.SealOrder
-	(*HeartbeatResponse)(nil),        // 18: clogs.v1.HeartbeatResponse
-	(*StreamAllocExtentRequest)(nil), // 19: clogs.v1.StreamAllocExtentRequest
-	(*TruncateStreamRequest)(nil),    // 20: clogs.v1.TruncateStreamRequest
-	(*DeleteStreamRequest)(nil),      // 21: clogs.v1.DeleteStreamRequest
-	(*DeleteStreamResponse)(nil),     // 22: clogs.v1.DeleteStreamResponse
-	(*AllocIDRequest)(nil),           // 23: clogs.v1.AllocIDRequest
-	(*AllocIDResponse)(nil),          // 24: clogs.v1.AllocIDResponse
-	(*Replica)(nil),                  // 25: clogs.v1.Replica
-	(*DiskUsage)(nil),                // 26: clogs.v1.DiskUsage
+	(*StreamPolicy)(nil),             // 4: clogs.v1.StreamPolicy
+	(*CreateStreamRequest)(nil),      // 5: clogs.v1.CreateStreamRequest
+	(*SetStreamPolicyRequest)(nil),   // 6: clogs.v1.SetStreamPolicyRequest
+	(*StreamInfoRequest)(nil),        // 7: clogs.v1.StreamInfoRequest
+	(*StreamResponse)(nil),           // 8: clogs.v1.StreamResponse
+	(*ListStreamsRequest)(nil),       // 9: clogs.v1.ListStreamsRequest
+	(*ListStreamsResponse)(nil),      // 10: clogs.v1.ListStreamsResponse
+	(*ExtentInfoRequest)(nil),        // 11: clogs.v1.ExtentInfoRequest
+	(*ExtentInfoResponse)(nil),       // 12: clogs.v1.ExtentInfoResponse
+	(*NodesInfoRequest)(nil),         // 13: clogs.v1.NodesInfoRequest
+	(*NodesInfoResponse)(nil),        // 14: clogs.v1.NodesInfoResponse
+	(*RegisterNodeRequest)(nil),      // 15: clogs.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),     // 16: clogs.v1.RegisterNodeResponse
+	(*ReplicaReport)(nil),            // 17: clogs.v1.ReplicaReport
+	(*HeartbeatRequest)(nil),         // 18: clogs.v1.HeartbeatRequest
+	(*SealOrder)(nil),                // 19: clogs.v1.SealOrder
+	(*HeartbeatResponse)(nil),        // 20: clogs.v1.HeartbeatResponse
+	(*StreamAllocExtentRequest)(nil), // 21: clogs.v1.StreamAllocExtentRequest
+	(*TruncateStreamRequest)(nil),    // 22: clogs.v1.TruncateStreamRequest
+	(*DeleteStreamRequest)(nil),      // 23: clogs.v1.DeleteStreamRequest
+	(*DeleteStreamResponse)(nil),     // 24: clogs.v1.DeleteStreamResponse
+	(*AllocIDRequest)(nil),           // 25: clogs.v1.AllocIDRequest
+	(*AllocIDResponse)(nil),          // 26: clogs.v1.AllocIDResponse
+	(*Replica)(nil),                  // 27: clogs.v1.Replica
+	(*DiskUsage)(nil),                // 28: clogs.v1.DiskUsage
 }
 var file_streammanager_proto_depIdxs = []int32{
-	25, // 0: clogs.v1.ExtentMeta.replicas:type_name -> clogs.v1.Replica
-	2,  // 1: clogs.v1.NodeStatus.node:type_name -> clogs.v1.NodeMeta
-	26, // 2: clogs.v1.NodeStatus.disks:type_name -> clogs.v1.DiskUsage
-	0,  // 3: clogs.v1.StreamResponse.stream:type_name -> clogs.v1.StreamMeta
-	1,  // 4: clogs.v1.StreamResponse.extents:type_name -> clogs.v1.ExtentMeta
-	0,  // 5: clogs.v1.ListStreamsResponse.streams:type_name -> clogs.v1.StreamMeta
-	1,  // 6: clogs.v1.ExtentInfoResponse.extent:type_name -> clogs.v1.ExtentMeta
-	3,  // 7: clogs.v1.NodesInfoResponse.nodes:type_name -> clogs.v1.NodeStatus
-	26, // 8: clogs.v1.RegisterNodeRequest.disks:type_name -> clogs.v1.DiskUsage
-	26, // 9: clogs.v1.HeartbeatRequest.disks:type_name -> clogs.v1.DiskUsage
-	15, // 10: clogs.v1.HeartbeatRequest.unsealed:type_name -> clogs.v1.ReplicaReport
-	17, // 11: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
-	4,  // 12: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
-	5,  // 13: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
-	7,  // 14: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
-	9,  // 15: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
-	11, // 16: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
-	13, // 17: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
-	16, // 18: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
-	19, // 19: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
-	20, // 20: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
-	21, // 21: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
-	23, // 22: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
-	6,  // 23: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
-	6,  // 24: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
-	8,  // 25: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
-	10, // 26: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
-	12, // 27: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
-	14, // 28: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
-	18, // 29: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
-	6,  // 30: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
-	6,  // 31: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
-	22, // 32: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
-	24, // 33: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
-	23, // [23:34] is the sub-list for method output_type
-	12, // [12:23] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 0: clogs.v1.StreamMeta.policy:type_name -> clogs.v1.StreamPolicy
+	27, // 1: clogs.v1.ExtentMeta.replicas:type_name -> clogs.v1.Replica
+	2,  // 2: clogs.v1.NodeStatus.node:type_name -> clogs.v1.NodeMeta
+	28, // 3: clogs.v1.NodeStatus.disks:type_name -> clogs.v1.DiskUsage
+	4,  // 4: clogs.v1.CreateStreamRequest.policy:type_name -> clogs.v1.StreamPolicy
+	4,  // 5: clogs.v1.SetStreamPolicyRequest.policy:type_name -> clogs.v1.StreamPolicy
+	0,  // 6: clogs.v1.StreamResponse.stream:type_name -> clogs.v1.StreamMeta
+	1,  // 7: clogs.v1.StreamResponse.extents:type_name -> clogs.v1.ExtentMeta
+	0,  // 8: clogs.v1.ListStreamsResponse.streams:type_name -> clogs.v1.StreamMeta
+	1,  // 9: clogs.v1.ExtentInfoResponse.extent:type_name -> clogs.v1.ExtentMeta
+	3,  // 10: clogs.v1.NodesInfoResponse.nodes:type_name -> clogs.v1.NodeStatus
+	28, // 11: clogs.v1.RegisterNodeRequest.disks:type_name -> clogs.v1.DiskUsage
+	28, // 12: clogs.v1.HeartbeatRequest.disks:type_name -> clogs.v1.DiskUsage
+	17, // 13: clogs.v1.HeartbeatRequest.unsealed:type_name -> clogs.v1.ReplicaReport
+	17, // 14: clogs.v1.HeartbeatRequest.replicas:type_name -> clogs.v1.ReplicaReport
+	19, // 15: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
+	5,  // 16: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
+	7,  // 17: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
+	9,  // 18: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
+	11, // 19: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
+	13, // 20: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
+	15, // 21: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
+	18, // 22: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
+	21, // 23: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
+	22, // 24: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
+	23, // 25: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
+	25, // 26: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
+	6,  // 27: clogs.v1.StreamManager.SetStreamPolicy:input_type -> clogs.v1.SetStreamPolicyRequest
+	8,  // 28: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
+	8,  // 29: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
+	10, // 30: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
+	12, // 31: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
+	14, // 32: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
+	16, // 33: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
+	20, // 34: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
+	8,  // 35: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
+	8,  // 36: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
+	24, // 37: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
+	26, // 38: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
+	8,  // 39: clogs.v1.StreamManager.SetStreamPolicy:output_type -> clogs.v1.StreamResponse
+	28, // [28:40] is the sub-list for method output_type
+	16, // [16:28] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_streammanager_proto_init() }
@@ -1624,7 +1832,7 @@ func file_streammanager_proto_init() {
 		return
 	}
 	file_extent_proto_init()
-	file_streammanager_proto_msgTypes[5].OneofWrappers = []any{
+	file_streammanager_proto_msgTypes[7].OneofWrappers = []any{
 		(*StreamInfoRequest_Id)(nil),
 		(*StreamInfoRequest_Name)(nil),
 	}
@@ -1634,7 +1842,7 @@ func file_streammanager_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_streammanager_proto_rawDesc), len(file_streammanager_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

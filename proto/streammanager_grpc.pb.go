@@ -34,6 +34,7 @@ const (
 	StreamManager_TruncateStream_FullMethodName    = "/clogs.v1.StreamManager/TruncateStream"
 	StreamManager_DeleteStream_FullMethodName      = "/clogs.v1.StreamManager/DeleteStream"
 	StreamManager_AllocID_FullMethodName           = "/clogs.v1.StreamManager/AllocID"
+	StreamManager_SetStreamPolicy_FullMethodName   = "/clogs.v1.StreamManager/SetStreamPolicy"
 )
 
 // StreamManagerClient is the client API for StreamManager service.
@@ -51,6 +52,7 @@ type StreamManagerClient interface {
 	TruncateStream(ctx context.Context, in *TruncateStreamRequest, opts ...grpc.CallOption) (*StreamResponse, error)
 	DeleteStream(ctx context.Context, in *DeleteStreamRequest, opts ...grpc.CallOption) (*DeleteStreamResponse, error)
 	AllocID(ctx context.Context, in *AllocIDRequest, opts ...grpc.CallOption) (*AllocIDResponse, error)
+	SetStreamPolicy(ctx context.Context, in *SetStreamPolicyRequest, opts ...grpc.CallOption) (*StreamResponse, error)
 }
 
 type streamManagerClient struct {
@@ -171,6 +173,16 @@ func (c *streamManagerClient) AllocID(ctx context.Context, in *AllocIDRequest, o
 	return out, nil
 }
 
+func (c *streamManagerClient) SetStreamPolicy(ctx context.Context, in *SetStreamPolicyRequest, opts ...grpc.CallOption) (*StreamResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StreamResponse)
+	err := c.cc.Invoke(ctx, StreamManager_SetStreamPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StreamManagerServer is the server API for StreamManager service.
 // All implementations must embed UnimplementedStreamManagerServer
 // for forward compatibility.
@@ -186,6 +198,7 @@ type StreamManagerServer interface {
 	TruncateStream(context.Context, *TruncateStreamRequest) (*StreamResponse, error)
 	DeleteStream(context.Context, *DeleteStreamRequest) (*DeleteStreamResponse, error)
 	AllocID(context.Context, *AllocIDRequest) (*AllocIDResponse, error)
+	SetStreamPolicy(context.Context, *SetStreamPolicyRequest) (*StreamResponse, error)
 	mustEmbedUnimplementedStreamManagerServer()
 }
 
@@ -228,6 +241,9 @@ func (UnimplementedStreamManagerServer) DeleteStream(context.Context, *DeleteStr
 }
 func (UnimplementedStreamManagerServer) AllocID(context.Context, *AllocIDRequest) (*AllocIDResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AllocID not implemented")
+}
+func (UnimplementedStreamManagerServer) SetStreamPolicy(context.Context, *SetStreamPolicyRequest) (*StreamResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetStreamPolicy not implemented")
 }
 func (UnimplementedStreamManagerServer) mustEmbedUnimplementedStreamManagerServer() {}
 func (UnimplementedStreamManagerServer) testEmbeddedByValue()                       {}
@@ -448,6 +464,24 @@ func _StreamManager_AllocID_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StreamManager_SetStreamPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetStreamPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StreamManagerServer).SetStreamPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StreamManager_SetStreamPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StreamManagerServer).SetStreamPolicy(ctx, req.(*SetStreamPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StreamManager_ServiceDesc is the grpc.ServiceDesc for StreamManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -498,6 +532,10 @@ var StreamManager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AllocID",
 			Handler:    _StreamManager_AllocID_Handler,
+		},
+		{
+			MethodName: "SetStreamPolicy",
+			Handler:    _StreamManager_SetStreamPolicy_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

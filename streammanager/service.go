@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"google.golang.org/protobuf/proto"
 
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -118,4 +121,9 @@ func (s *service) AllocID(ctx context.Context, req *clogspb.AllocIDRequest) (*cl
 		return nil, s.status(err)
 	}
 	return &clogspb.AllocIDResponse{First: first, Count: n}, nil
+}
+
+// SetStreamPolicy is not implemented yet (issue "Survive failures").
+func (s *service) SetStreamPolicy(ctx context.Context, req *clogspb.SetStreamPolicyRequest) (*clogspb.StreamResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "stream policies are not implemented yet")
 }
