@@ -25,6 +25,7 @@ type ErrorFS struct {
 	injected atomic.Bool
 	partial  atomic.Bool
 	beforeOp atomic.Pointer[func(op string, index int64)]
+	cause    atomic.Pointer[error]
 }
 
 var _ FS = (*ErrorFS)(nil)
@@ -56,6 +57,16 @@ func (e *ErrorFS) SetBeforeOp(hook func(op string, index int64)) {
 	e.beforeOp.Store(&hook)
 }
 
+// SetErr sets an error that the injected failure wraps besides
+// ErrInjected, such as syscall.ENOSPC; nil wraps ErrInjected alone.
+func (e *ErrorFS) SetErr(err error) {
+	if err == nil {
+		e.cause.Store(nil)
+		return
+	}
+	e.cause.Store(&err)
+}
+
 // SetPartialWrites sets whether a failing WritevAt first writes the first
 // half of its bytes to the inner file, as a short write would.
 func (e *ErrorFS) SetPartialWrites(on bool) { e.partial.Store(on) }
@@ -71,7 +82,11 @@ func (e *ErrorFS) step(op, path string) error {
 		return nil
 	}
 	e.injected.Store(true)
-	return &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w (operation %d)", ErrInjected, index)}
+	err := fmt.Errorf("%w (operation %d)", ErrInjected, index)
+	if cause := e.cause.Load(); cause != nil {
+		err = fmt.Errorf("%w: %w (operation %d)", ErrInjected, *cause, index)
+	}
+	return &fs.PathError{Op: op, Path: path, Err: err}
 }
 
 func (e *ErrorFS) Create(name string) (File, error) {

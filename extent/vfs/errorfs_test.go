@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -99,6 +100,27 @@ func TestErrorFSErrorNamesTheOp(t *testing.T) {
 	_, err := errorScenario(e)
 	if want := "Datasync d/a: vfs: injected error (operation 3)"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
+	}
+}
+
+// TestErrorFSWrapsTheGivenErrno: with SetErr the injected failure is
+// both ErrInjected and the errno, so code that treats ENOSPC or EIO
+// specially can be tested; SetErr(nil) goes back to ErrInjected alone.
+func TestErrorFSWrapsTheGivenErrno(t *testing.T) {
+	e := NewErrorFS(NewMem(), 2)
+	e.SetErr(syscall.ENOSPC)
+	_, err := errorScenario(e)
+	if !errors.Is(err, ErrInjected) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("error %v does not wrap both ErrInjected and ENOSPC", err)
+	}
+	if want := "WritevAt d/a: vfs: injected error: no space left on device (operation 2)"; err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	e = NewErrorFS(NewMem(), 2)
+	e.SetErr(syscall.EIO)
+	e.SetErr(nil)
+	if _, err := errorScenario(e); !errors.Is(err, ErrInjected) || errors.Is(err, syscall.EIO) {
+		t.Fatalf("after SetErr(nil): %v", err)
 	}
 }
 
