@@ -45,6 +45,20 @@ type Config struct {
 	SealTimeout time.Duration
 	// IDBatch is how many IDs the leader reserves from etcd at a time.
 	IDBatch uint64
+	// ReconcileInterval is how often the leader looks for replicas to
+	// repair, move or delete, and applies retention.
+	ReconcileInterval time.Duration
+	// ReplicaDeadAfter is how long a node must be dead before its replicas
+	// are copied to other nodes (a node that comes back sooner keeps them).
+	ReplicaDeadAfter time.Duration
+	// GCGrace is how long an extent file no stream references stays on its
+	// node before the node is told to delete it: long enough for an
+	// allocation or a move in progress to be recorded.
+	GCGrace time.Duration
+	// RepairConcurrency bounds the repairs and moves run at once;
+	// RepairTimeout bounds one (a whole-extent copy).
+	RepairConcurrency int
+	RepairTimeout     time.Duration
 	// Placement chooses nodes for new extents.
 	Placement PlacementPolicy
 	// Conn configures connections to extent-nodes.
@@ -68,8 +82,15 @@ func DefaultConfig() Config {
 		NodeDeadAfter:  10 * time.Second,
 		SealTimeout:    3 * time.Second,
 		IDBatch:        100,
-		Placement:      DefaultPlacementPolicy(),
-		Conn:           conn.DefaultConfig(),
+
+		ReconcileInterval: 5 * time.Second,
+		ReplicaDeadAfter:  10 * time.Minute,
+		GCGrace:           10 * time.Minute,
+		RepairConcurrency: 2,
+		RepairTimeout:     10 * time.Minute,
+
+		Placement: DefaultPlacementPolicy(),
+		Conn:      conn.DefaultConfig(),
 	}
 }
 
@@ -100,6 +121,13 @@ func (c Config) Validate() error {
 	}
 	if c.SealTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("seal timeout %v must be positive", c.SealTimeout))
+	}
+	if c.ReconcileInterval <= 0 || c.ReplicaDeadAfter <= 0 || c.GCGrace <= 0 || c.RepairTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("reconcile interval %v, replica-dead-after %v, GC grace %v and repair timeout %v must be positive",
+			c.ReconcileInterval, c.ReplicaDeadAfter, c.GCGrace, c.RepairTimeout))
+	}
+	if c.RepairConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("repair concurrency %d must be at least 1", c.RepairConcurrency))
 	}
 	if c.IDBatch == 0 {
 		errs = append(errs, errors.New("ID batch must be positive"))

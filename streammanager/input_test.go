@@ -108,7 +108,7 @@ func TestBadInput(t *testing.T) {
 		unchanged("CreateStream " + name)
 	}
 	// Not valid UTF-8: gRPC cannot carry it, so ask the manager directly.
-	if _, err := m.createStream("a\xffb"); !errors.Is(err, ErrBadRequest) {
+	if _, err := m.createStream("a\xffb", nil); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("invalid UTF-8 name: %v", err)
 	}
 	unchanged("CreateStream of invalid UTF-8")

@@ -45,6 +45,12 @@ type Manager struct {
 	needRepair  map[uint64]uint64      // extent -> node reporting a short replica; guarded by mu
 	streamLocks map[uint64]*sync.Mutex // guarded by mu
 
+	// Reconciliation (reconcile.go), all guarded by mu and reset each term.
+	reports         map[uint64]*nodeReport   // node -> its last full report
+	orphans         map[nodeExtent]time.Time // unreferenced extent files, since when
+	repairing       map[uint64]bool          // extents with a repair running
+	underReplicated int                      // sealed extents not known whole on three live nodes, at the last pass
+
 	ctx        context.Context
 	cancel     context.CancelFunc
 	closeOnce  sync.Once
@@ -86,6 +92,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, lg: lg, etcd: backend, pool: pool,
 		live: map[uint64]*nodeLive{}, needRepair: map[uint64]uint64{}, streamLocks: map[uint64]*sync.Mutex{},
+		reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{},
 	}
 	m.metrics = newMetrics(m)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -184,6 +191,11 @@ func (m *Manager) leadOnce() error {
 		cancel()
 		return err
 	}
+	reconcileCtx, stopReconcile := context.WithCancel(m.ctx)
+	var reconciler sync.WaitGroup
+	reconciler.Go(func() { m.reconcileLoop(reconcileCtx) })
+	defer reconciler.Wait()
+	defer stopReconcile()
 	select {
 	case <-session.Done():
 		m.stepDown(t, "session lost")
@@ -233,6 +245,7 @@ func (m *Manager) becomeLeader(t *term) error {
 	defer m.mu.Unlock()
 	m.term, m.cache = t, cache
 	m.nextID, m.idLimit = cache.storedNextID, cache.storedNextID
+	m.reports, m.orphans, m.underReplicated = map[uint64]*nodeReport{}, map[nodeExtent]time.Time{}, 0
 	m.lg.Info("became leader", zap.String("addr", m.Addr()), zap.Int("streams", len(cache.streams)), zap.Int("extents", len(cache.extents)), zap.Int("nodes", len(cache.nodes)), zap.Int64("revision", cache.rev))
 	return nil
 }

@@ -80,6 +80,9 @@ func (m *Manager) heartbeat(req *clogspb.HeartbeatRequest) (*clogspb.HeartbeatRe
 	}
 	m.noteHeartbeatLocked(req.GetNodeId(), req.GetDisks())
 	resp := &clogspb.HeartbeatResponse{Revision: m.cache.rev}
+	if req.GetFullReport() {
+		resp.DeleteExtents = m.noteReportLocked(req.GetNodeId(), req.GetReplicas())
+	}
 	for _, r := range req.GetUnsealed() {
 		e, ok := m.cache.extents[r.GetExtentId()]
 		switch {

@@ -54,7 +54,7 @@ func (m *Manager) streamAllocExtent(ctx context.Context, streamID, tailID uint64
 		if err != nil {
 			return nil, err
 		}
-		tailMeta.Sealed, tailMeta.SealedLength = true, length
+		tailMeta.Sealed, tailMeta.SealedLength, tailMeta.SealedUnixNano = true, length, time.Now().UnixNano()
 	}
 	newExtent, err := m.allocExtent(ctx, streamID)
 	if err != nil {

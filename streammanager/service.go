@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"google.golang.org/protobuf/proto"
 
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -28,7 +25,7 @@ var _ clogspb.StreamManagerServer = (*service)(nil)
 func (s *service) status(err error) error { return ToStatus(s.m.withLeader(err)) }
 
 func (s *service) CreateStream(ctx context.Context, req *clogspb.CreateStreamRequest) (*clogspb.StreamResponse, error) {
-	resp, err := s.m.createStream(req.GetName())
+	resp, err := s.m.createStream(req.GetName(), req.GetPolicy())
 	return resp, s.status(err)
 }
 
@@ -123,7 +120,10 @@ func (s *service) AllocID(ctx context.Context, req *clogspb.AllocIDRequest) (*cl
 	return &clogspb.AllocIDResponse{First: first, Count: n}, nil
 }
 
-// SetStreamPolicy is not implemented yet (issue "Survive failures").
 func (s *service) SetStreamPolicy(ctx context.Context, req *clogspb.SetStreamPolicyRequest) (*clogspb.StreamResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "stream policies are not implemented yet")
+	if req.GetStreamId() == 0 {
+		return nil, s.status(fmt.Errorf("%w: stream ID 0", ErrBadRequest))
+	}
+	resp, err := s.m.setStreamPolicy(req.GetStreamId(), req.GetPolicy())
+	return resp, s.status(err)
 }

@@ -24,6 +24,10 @@ type metrics struct {
 	latency          *prometheus.HistogramVec
 	extentsSealed    prometheus.Counter
 	extentsAllocated prometheus.Counter
+	repairs          *prometheus.CounterVec // by kind and outcome
+	bytesRepaired    prometheus.Counter
+	orphansDeleted   prometheus.Counter
+	extentsTruncated prometheus.Counter
 }
 
 func newMetrics(m *Manager) *metrics {
@@ -35,6 +39,15 @@ func newMetrics(m *Manager) *metrics {
 		extentsSealed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_extents_sealed_total", Help: "Extents sealed."}),
 		extentsAllocated: prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_extents_allocated_total", Help: "Extents allocated."}),
 	}
+	mt.repairs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clogs_sm_repairs_total",
+		Help: "Replica repairs by kind (in-place, replace, move) and outcome (done, failed)."}, []string{"kind", "outcome"})
+	mt.bytesRepaired = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_repaired_bytes_total", Help: "Bytes nodes copied to repair or move replicas."})
+	mt.orphansDeleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_orphan_deletes_total", Help: "Unreferenced extent files nodes were told to delete."})
+	mt.extentsTruncated = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_extents_retired_total", Help: "Sealed extents dropped from streams by retention."})
+	mt.registry.MustRegister(mt.repairs, mt.bytesRepaired, mt.orphansDeleted, mt.extentsTruncated,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_under_replicated_extents",
+			Help: "Sealed extents not known to be whole on three live nodes, at the last reconciliation pass."},
+			func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.underReplicated) }))
 	mt.registry.MustRegister(mt.requests, mt.latency, mt.extentsSealed, mt.extentsAllocated,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_is_leader", Help: "1 while this manager leads."}, func() float64 {
@@ -81,6 +94,10 @@ type Status struct {
 	Extents    int                   `json:"extents"`
 	Unsealed   int                   `json:"unsealed_extents"`
 	NeedRepair []uint64              `json:"need_repair,omitempty"`
+	// UnderReplicated and Repairing come from the reconciliation loop.
+	UnderReplicated int      `json:"under_replicated_extents"`
+	Repairing       []uint64 `json:"repairing,omitempty"`
+	Orphans         int      `json:"orphan_extent_files"`
 }
 
 func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -112,6 +129,11 @@ func (m *Manager) status(ctx context.Context) Status {
 		st.NeedRepair = append(st.NeedRepair, id)
 	}
 	slices.Sort(st.NeedRepair)
+	st.UnderReplicated, st.Orphans = m.underReplicated, len(m.orphans)
+	for id := range m.repairing {
+		st.Repairing = append(st.Repairing, id)
+	}
+	slices.Sort(st.Repairing)
 	return st
 }
 

@@ -32,9 +32,13 @@ func mustMarshal(m proto.Message) string {
 	return string(b)
 }
 
-// createStream returns the stream named name, creating it if needed.
-func (m *Manager) createStream(name string) (*clogspb.StreamResponse, error) {
+// createStream returns the stream named name, creating it with policy
+// if needed.
+func (m *Manager) createStream(name string, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
 	if err := ValidateStreamName(name); err != nil {
+		return nil, err
+	}
+	if err := validatePolicy(policy); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -50,7 +54,7 @@ func (m *Manager) createStream(name string) (*clogspb.StreamResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &clogspb.StreamMeta{Id: id, Name: name, CreatedUnixNano: time.Now().UnixNano()}
+	s := &clogspb.StreamMeta{Id: id, Name: name, CreatedUnixNano: time.Now().UnixNano(), Policy: policy}
 	nameKey := m.cfg.prefix() + streamNamesDir + name
 	_, err = m.commitLocked(t, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0)},
 		clientv3.OpPut(m.cfg.prefix()+idKey(streamsDir, id), mustMarshal(s)),
@@ -60,6 +64,42 @@ func (m *Manager) createStream(name string) (*clogspb.StreamResponse, error) {
 	}
 	m.cache.putStream(s)
 	return m.cache.layout(s), nil
+}
+
+// validatePolicy refuses limits that cannot mean anything.
+func validatePolicy(p *clogspb.StreamPolicy) error {
+	if p.GetMaxAgeSeconds() < 0 {
+		return fmt.Errorf("%w: max age %ds is negative", ErrBadRequest, p.GetMaxAgeSeconds())
+	}
+	return nil
+}
+
+// setStreamPolicy replaces a stream's policy; the reconciliation loop
+// applies it.
+func (m *Manager) setStreamPolicy(id uint64, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
+	if err := validatePolicy(policy); err != nil {
+		return nil, err
+	}
+	lock := m.streamLock(id)
+	lock.Lock()
+	defer lock.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, err := m.leaderLocked()
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.streamLocked(id, "")
+	if err != nil {
+		return nil, err
+	}
+	updated := proto.Clone(s).(*clogspb.StreamMeta)
+	updated.Policy = policy
+	if _, err := m.commitLocked(t, nil, clientv3.OpPut(m.cfg.prefix()+idKey(streamsDir, id), mustMarshal(updated))); err != nil {
+		return nil, err
+	}
+	m.cache.putStream(updated)
+	return m.cache.layout(updated), nil
 }
 
 // streamLocked finds a stream by ID, or by name when id is 0.

@@ -1,0 +1,405 @@
+package streammanager
+
+// Reconciliation: the leader compares what the metadata says each node
+// should hold with what the nodes report holding (full reports in their
+// heartbeats), and heals the difference:
+//
+//   - a replica of a sealed extent that is missing, shorter than the sealed
+//     length, or damaged (a bad checksum) on a live node is repaired in
+//     place: the node copies what it lacks from a healthy replica
+//     (RepairExtent), checks it, fsyncs and seals before it answers;
+//   - a replica on a node dead longer than ReplicaDeadAfter is copied
+//     whole to another live node, and only when that copy is sealed does
+//     one guarded transaction switch the extent's replica set to it;
+//   - an extent file no stream references (an allocation that failed half
+//     way, a truncated or deleted stream, a replica moved away) is deleted
+//     by its node once it has been unreferenced for GCGrace.
+//
+// Every step is idempotent and the metadata only changes after the data is
+// durable, so a crash of the manager, the source or the target at any point
+// leaves the old layout valid; the next leader's pass redoes what is left.
+// Replicas that missed a seal are sealed through heartbeats (heartbeat).
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	clogspb "github.com/clogs-io/clogs/proto"
+)
+
+// nodeReport is a node's last full report of the extents it holds.
+type nodeReport struct {
+	at      time.Time
+	extents map[uint64]*clogspb.ReplicaReport
+}
+
+// nodeExtent names one extent file on one node.
+type nodeExtent struct{ node, extent uint64 }
+
+// repairKind says what a repair task does.
+type repairKind int
+
+const (
+	repairInPlace repairKind = iota // the node copies what it lacks
+	repairReplace                   // the node drops a damaged copy and copies it whole
+	repairMove                      // another node copies it whole and takes the replica's place
+)
+
+func (k repairKind) String() string {
+	return [...]string{"in-place", "replace", "move"}[k]
+}
+
+// repairTask heals replica index of a sealed extent.
+type repairTask struct {
+	kind    repairKind
+	extent  *clogspb.ExtentMeta // resolved addresses, as planned
+	index   int
+	target  *clogspb.Replica   // the node that copies: the replica's own, or the new one
+	sources []*clogspb.Replica // healthy replicas, best first
+}
+
+// noteReportLocked records a full report and answers with the extents the
+// node should delete: those no stream has referenced on it for GCGrace.
+func (m *Manager) noteReportLocked(nodeID uint64, replicas []*clogspb.ReplicaReport) []uint64 {
+	now := time.Now()
+	report := &nodeReport{at: now, extents: make(map[uint64]*clogspb.ReplicaReport, len(replicas))}
+	for _, r := range replicas {
+		report.extents[r.GetExtentId()] = r
+	}
+	m.reports[nodeID] = report
+	for key := range m.orphans {
+		if key.node == nodeID && report.extents[key.extent] == nil {
+			delete(m.orphans, key) // gone from the node
+		}
+	}
+	var deletes []uint64
+	for id := range report.extents {
+		key := nodeExtent{node: nodeID, extent: id}
+		if m.referencedLocked(key) {
+			delete(m.orphans, key)
+			continue
+		}
+		since, seen := m.orphans[key]
+		if !seen {
+			m.orphans[key] = now
+			continue
+		}
+		if now.Sub(since) >= m.cfg.GCGrace {
+			deletes = append(deletes, id)
+			delete(m.orphans, key) // counted again if the node keeps it
+			m.metrics.orphansDeleted.Inc()
+			m.lg.Info("telling node to delete an unreferenced extent", zap.Uint64("node", nodeID), zap.Uint64("extent", id), zap.Duration("unreferenced-for", now.Sub(since)))
+		}
+	}
+	slices.Sort(deletes)
+	return deletes
+}
+
+// referencedLocked reports whether the metadata places key's extent on
+// key's node.
+func (m *Manager) referencedLocked(key nodeExtent) bool {
+	e, ok := m.cache.extents[key.extent]
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(e.Replicas, func(r *clogspb.Replica) bool { return r.NodeId == key.node })
+}
+
+// reconcileLoop runs a pass every ReconcileInterval while this term lasts.
+func (m *Manager) reconcileLoop(ctx context.Context) {
+	ticker := time.NewTicker(m.cfg.ReconcileInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		m.reconcileOnce(ctx)
+	}
+}
+
+// reconcileOnce plans the repairs this pass can see, runs them with
+// bounded concurrency, and applies retention.
+func (m *Manager) reconcileOnce(ctx context.Context) {
+	tasks := m.planRepairs(time.Now())
+	sem := make(chan struct{}, m.cfg.RepairConcurrency)
+	var wg sync.WaitGroup
+	for _, task := range tasks {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			m.runRepair(ctx, task)
+		})
+	}
+	wg.Wait()
+	m.applyRetention(ctx, time.Now())
+}
+
+// planRepairs finds the sealed extents whose replicas need healing.
+func (m *Manager) planRepairs(now time.Time) []repairTask {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.term == nil {
+		return nil
+	}
+	var tasks []repairTask
+	underReplicated := 0
+	for _, stored := range m.cache.extents {
+		if !stored.Sealed {
+			continue
+		}
+		e := m.cache.resolved(stored)
+		tasks = append(tasks, m.planExtentLocked(e, now)...)
+		if m.underReplicatedLocked(e, now) {
+			underReplicated++
+		}
+	}
+	m.underReplicated = underReplicated
+	slices.SortFunc(tasks, func(a, b repairTask) int { return cmp.Compare(a.extent.Id, b.extent.Id) })
+	return tasks
+}
+
+// planExtentLocked plans the repairs of one sealed extent: at most one
+// task per replica, none while a repair of it runs, and none without a
+// source to copy from.
+func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) []repairTask {
+	if m.repairing[e.Id] {
+		return nil
+	}
+	var confirmed, unconfirmed []*clogspb.Replica
+	var tasks []repairTask
+	for i, r := range e.Replicas {
+		switch state, kind := m.replicaStateLocked(e, r, now); state {
+		case replicaWhole:
+			confirmed = append(confirmed, r)
+		case replicaAlive:
+			unconfirmed = append(unconfirmed, r)
+		case replicaNeedsRepair:
+			tasks = append(tasks, repairTask{kind: kind, extent: e, index: i, target: r})
+		}
+	}
+	// Confirmed whole replicas first; live ones not yet reported after
+	// them (RepairExtent tries its sources in order).
+	sources := append(confirmed, unconfirmed...)
+	if len(tasks) == 0 || len(sources) == 0 {
+		return nil
+	}
+	planned := tasks[:0]
+	for _, task := range tasks {
+		task.sources = sources
+		if task.kind == repairMove {
+			target, ok := m.moveTargetLocked(e)
+			if !ok {
+				m.lg.Warn("no live node to move a replica to", zap.Uint64("extent", e.Id), zap.Uint64("node", task.target.NodeId))
+				continue
+			}
+			task.target = target
+		}
+		planned = append(planned, task)
+	}
+	return planned
+}
+
+// replicaState is what the leader knows of one replica of a sealed extent.
+type replicaState int
+
+const (
+	replicaWhole       replicaState = iota // reported sealed at the sealed length
+	replicaAlive                           // on a live node, not reported whole since the extent was made
+	replicaWaiting                         // on a node dead for less than ReplicaDeadAfter
+	replicaNeedsRepair                     // missing, short, damaged, or on a node dead too long
+)
+
+// replicaStateLocked says what replica r of sealed extent e needs.
+func (m *Manager) replicaStateLocked(e *clogspb.ExtentMeta, r *clogspb.Replica, now time.Time) (replicaState, repairKind) {
+	if _, known := m.cache.nodes[r.NodeId]; !known {
+		return replicaNeedsRepair, repairMove
+	}
+	if !m.aliveLocked(r.NodeId) {
+		if m.deadForLocked(r.NodeId, now) >= m.cfg.ReplicaDeadAfter {
+			return replicaNeedsRepair, repairMove
+		}
+		return replicaWaiting, 0
+	}
+	report, reported := m.reports[r.NodeId]
+	// A report older than the extent (plus a heartbeat's slack) cannot
+	// tell a missing replica from one allocated after it was taken.
+	if !reported || report.at.Before(time.Unix(0, e.CreatedUnixNano).Add(m.cfg.NodeDeadAfter)) {
+		return replicaAlive, 0
+	}
+	rep, has := report.extents[e.Id]
+	switch {
+	case !has:
+		return replicaNeedsRepair, repairInPlace
+	case rep.GetDamaged():
+		return replicaNeedsRepair, repairReplace
+	case rep.GetCommitLength() < e.SealedLength:
+		return replicaNeedsRepair, repairInPlace
+	case !rep.GetSealed():
+		return replicaAlive, 0 // long enough: sealed by the heartbeat's seal order
+	}
+	return replicaWhole, 0
+}
+
+// underReplicatedLocked: a replica of e is not known to be whole and
+// sealed on a live node.
+func (m *Manager) underReplicatedLocked(e *clogspb.ExtentMeta, now time.Time) bool {
+	for _, r := range e.Replicas {
+		if state, _ := m.replicaStateLocked(e, r, now); state != replicaWhole {
+			return true
+		}
+	}
+	return false
+}
+
+// deadForLocked is how long a node has been silent: since its last
+// heartbeat, or since this term began if it has not heartbeated to it.
+func (m *Manager) deadForLocked(id uint64, now time.Time) time.Duration {
+	if l, ok := m.live[id]; ok {
+		return now.Sub(l.lastHeartbeat)
+	}
+	return now.Sub(m.term.began)
+}
+
+// moveTargetLocked picks a live node with room that holds no replica of e.
+func (m *Manager) moveTargetLocked(e *clogspb.ExtentMeta) (*clogspb.Replica, bool) {
+	exclude := map[uint64]bool{}
+	for _, r := range e.Replicas {
+		exclude[r.NodeId] = true
+	}
+	var candidates []Candidate
+	for _, n := range m.cache.nodes {
+		c := Candidate{NodeID: n.Id, Addr: n.Addr, Alive: m.aliveLocked(n.Id)}
+		if l, ok := m.live[n.Id]; ok {
+			c.Disks = l.disks
+		}
+		candidates = append(candidates, c)
+	}
+	slices.SortFunc(candidates, func(a, b Candidate) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	chosen, err := m.cfg.Placement.Place(candidates, 1, exclude)
+	if err != nil || len(chosen) == 0 {
+		return nil, false
+	}
+	return &clogspb.Replica{NodeId: chosen[0].NodeID, Addr: chosen[0].Addr}, true
+}
+
+// runRepair runs one task: the copy on the target node, then, for a move,
+// the switch of the metadata.
+func (m *Manager) runRepair(ctx context.Context, task repairTask) {
+	if !m.claimRepair(task.extent.Id) {
+		return
+	}
+	defer m.releaseRepair(task.extent.Id)
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RepairTimeout)
+	defer cancel()
+	replicas := slices.Clone(task.extent.Replicas)
+	replicas[task.index] = task.target
+	req := &clogspb.RepairExtentRequest{
+		ExtentId: task.extent.Id, SealedLength: task.extent.SealedLength, Sources: task.sources,
+		Replicas: replicas, SelfIndex: uint32(task.index), Replace: task.kind == repairReplace,
+	}
+	lg := m.lg.With(zap.Uint64("extent", task.extent.Id), zap.Stringer("kind", task.kind), zap.Uint64("node", task.target.NodeId))
+	began := time.Now()
+	resp, err := extentCall(m, ctx, task.target.Addr, func(c clogspb.ExtentServiceClient) (*clogspb.RepairExtentResponse, error) {
+		return c.RepairExtent(ctx, req)
+	})
+	if err != nil {
+		m.metrics.repairs.WithLabelValues(task.kind.String(), "failed").Inc()
+		lg.Warn("repair failed; the next pass tries again", zap.Error(err))
+		return
+	}
+	m.metrics.bytesRepaired.Add(float64(resp.GetCopiedBytes()))
+	if task.kind == repairMove {
+		if err := m.publishMove(task, replicas); err != nil {
+			m.metrics.repairs.WithLabelValues(task.kind.String(), "failed").Inc()
+			lg.Warn("moved replica not recorded; the copy is left for garbage collection", zap.Error(err))
+			return
+		}
+	}
+	m.noteRepaired(task)
+	m.metrics.repairs.WithLabelValues(task.kind.String(), "done").Inc()
+	lg.Info("replica repaired", zap.Uint64("copied-bytes", resp.GetCopiedBytes()), zap.Duration("took", time.Since(began)))
+}
+
+func (m *Manager) claimRepair(id uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.repairing[id] {
+		return false
+	}
+	m.repairing[id] = true
+	return true
+}
+
+func (m *Manager) releaseRepair(id uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.repairing, id)
+}
+
+// noteRepaired updates the target's last report, so that the next pass
+// does not repair the replica again before the node reports it.
+func (m *Manager) noteRepaired(task repairTask) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if report, ok := m.reports[task.target.NodeId]; ok {
+		report.extents[task.extent.Id] = &clogspb.ReplicaReport{ExtentId: task.extent.Id, CommitLength: task.extent.SealedLength, Sealed: true}
+	}
+	delete(m.needRepair, task.extent.Id)
+}
+
+// publishMove records a moved replica in one guarded transaction, if the
+// extent still has the replica set the move was planned from.
+func (m *Manager) publishMove(task repairTask, replicas []*clogspb.Replica) error {
+	stored := m.extentStream(task.extent.Id)
+	if stored == 0 {
+		return fmt.Errorf("%w: extent %d is gone", ErrNotFound, task.extent.Id)
+	}
+	lock := m.streamLock(stored)
+	lock.Lock()
+	defer lock.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, err := m.leaderLocked()
+	if err != nil {
+		return err
+	}
+	current, ok := m.cache.extents[task.extent.Id]
+	if !ok || !current.Sealed || len(current.Replicas) != len(replicas) || current.Replicas[task.index].NodeId != task.extent.Replicas[task.index].NodeId {
+		return fmt.Errorf("extent %d changed while its replica was copied", task.extent.Id)
+	}
+	updated := proto.Clone(current).(*clogspb.ExtentMeta)
+	updated.Replicas[task.index] = &clogspb.Replica{NodeId: task.target.NodeId, Addr: task.target.Addr}
+	if _, err := m.commitLocked(t, nil, clientv3.OpPut(m.cfg.prefix()+idKey(extentsDir, updated.Id), mustMarshal(updated))); err != nil {
+		return err
+	}
+	m.cache.extents[updated.Id] = updated
+	return nil
+}
+
+// extentStream returns the stream of an extent, or 0.
+func (m *Manager) extentStream(id uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cache == nil {
+		return 0
+	}
+	if e, ok := m.cache.extents[id]; ok {
+		return e.StreamId
+	}
+	return 0
+}
