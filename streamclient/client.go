@@ -214,6 +214,27 @@ func (c *Client) CreateStream(ctx context.Context, name string) (*clogspb.Stream
 	return c.noteLayout(resp), err
 }
 
+// CreateStreamWithPolicy creates a stream with a retention policy, or
+// returns the existing one of that name (whose policy it leaves alone).
+func (c *Client) CreateStreamWithPolicy(ctx context.Context, name string, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
+	var resp *clogspb.StreamResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.CreateStream(ctx, &clogspb.CreateStreamRequest{Name: name, Policy: policy})
+		return err
+	})
+	return c.noteLayout(resp), err
+}
+
+// SetStreamPolicy replaces a stream's retention policy.
+func (c *Client) SetStreamPolicy(ctx context.Context, streamID uint64, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
+	var resp *clogspb.StreamResponse
+	err := c.manager(ctx, func(ctx context.Context, sm clogspb.StreamManagerClient) (err error) {
+		resp, err = sm.SetStreamPolicy(ctx, &clogspb.SetStreamPolicyRequest{StreamId: streamID, Policy: policy})
+		return err
+	})
+	return c.noteLayout(resp), err
+}
+
 // StreamInfo returns a stream's layout by name.
 func (c *Client) StreamInfo(ctx context.Context, name string) (*clogspb.StreamResponse, error) {
 	var resp *clogspb.StreamResponse

@@ -2,22 +2,48 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/clogs-io/clogs/internal/daemon"
+	clogspb "github.com/clogs-io/clogs/proto"
 )
 
 type jsonOption struct {
 	json bool
 }
 
+// policyOptions are the retention flags of create and policy.
+type policyOptions struct {
+	maxAge   time.Duration
+	maxBytes daemon.ByteSize
+}
+
+func (p *policyOptions) addFlags(f *pflag.FlagSet) {
+	f.DurationVar(&p.maxAge, "max-age", 0, "retention: drop sealed extents sealed longer ago than this (0: keep)")
+	f.Var(&p.maxBytes, "max-bytes", "retention: drop the oldest sealed extents while the stream's sealed bytes exceed this (KiB, MiB, GiB suffixes; 0: keep)")
+}
+
+func (p *policyOptions) policy() (*clogspb.StreamPolicy, error) {
+	if p.maxAge < 0 || p.maxAge%time.Second != 0 {
+		return nil, &usageError{fmt.Errorf("--max-age %v: whole seconds, not negative", p.maxAge)}
+	}
+	return &clogspb.StreamPolicy{MaxAgeSeconds: int64(p.maxAge / time.Second), MaxBytes: uint64(p.maxBytes)}, nil
+}
+
 func newCreateCmd(global *globalOptions) *cobra.Command {
 	opts := &jsonOption{}
+	retention := &policyOptions{}
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a stream (or show the existing one of that name)",
 		Long: `Create stream NAME and print its ID and name. Creating a stream that
 exists is not an error: its ID is printed. Stream names are 1-255 bytes of
-[A-Za-z0-9._/-].
+[A-Za-z0-9._/-]. --max-age and --max-bytes give a new stream a retention
+policy (see "policy" to change it later).
 
 With --json it prints the manager's StreamResponse as one JSON object.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -31,7 +57,11 @@ With --json it prints the manager's StreamResponse as one JSON object.`,
 				return err
 			}
 			defer cl.Close()
-			resp, err := cl.CreateStream(cmd.Context(), name)
+			policy, err := retention.policy()
+			if err != nil {
+				return err
+			}
+			resp, err := cl.CreateStreamWithPolicy(cmd.Context(), name, policy)
 			if err != nil {
 				return managerError(err)
 			}
@@ -43,5 +73,67 @@ With --json it prints the manager's StreamResponse as one JSON object.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print one JSON object")
+	retention.addFlags(cmd.Flags())
 	return cmd
+}
+
+func newPolicyCmd(global *globalOptions) *cobra.Command {
+	opts := &jsonOption{}
+	retention := &policyOptions{}
+	cmd := &cobra.Command{
+		Use:   "policy NAME",
+		Short: "Set a stream's retention policy",
+		Long: `Set stream NAME's retention policy: the stream manager drops whole sealed
+extents from the front of the stream when they were sealed longer ago than
+--max-age, and while the stream's sealed bytes exceed --max-bytes. The tail
+is never dropped. 0 (the default) means no limit, so "policy NAME" alone
+clears the policy.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := checkStreamName(name); err != nil {
+				return err
+			}
+			policy, err := retention.policy()
+			if err != nil {
+				return err
+			}
+			cl, err := newClient(global)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			info, err := cl.StreamInfo(cmd.Context(), name)
+			if err != nil {
+				return streamError(name, err)
+			}
+			resp, err := cl.SetStreamPolicy(cmd.Context(), info.GetStream().GetId(), policy)
+			if err != nil {
+				return streamError(name, err)
+			}
+			if opts.json {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", name, policyString(resp.GetStream().GetPolicy()))
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print one JSON object")
+	retention.addFlags(cmd.Flags())
+	return cmd
+}
+
+// policyString shows a retention policy in one line.
+func policyString(p *clogspb.StreamPolicy) string {
+	var parts []string
+	if p.GetMaxAgeSeconds() > 0 {
+		parts = append(parts, "max-age "+(time.Duration(p.GetMaxAgeSeconds())*time.Second).String())
+	}
+	if p.GetMaxBytes() > 0 {
+		parts = append(parts, "max-bytes "+daemon.ByteSize(p.GetMaxBytes()).String())
+	}
+	if len(parts) == 0 {
+		return "keep everything"
+	}
+	return strings.Join(parts, ", ")
 }

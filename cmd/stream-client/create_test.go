@@ -158,3 +158,32 @@ func TestStreamUsageErrors(t *testing.T) {
 		t.Errorf("empty --sm: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRetentionPolicy: create --max-age/--max-bytes sets a new stream's
+// policy, info shows it, policy changes and clears it; bad values are
+// usage errors.
+func TestRetentionPolicy(t *testing.T) {
+	sm := startTestCluster(t, 3)
+	out, stderr, code := runCLI(t, sm, "create", "app/kept", "--max-age", "24h", "--max-bytes", "10GiB")
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, stderr)
+	}
+	info, _, _ := runCLI(t, sm, "info", "app/kept")
+	if !strings.Contains(info, "retention max-age 24h0m0s, max-bytes 10GiB") {
+		t.Fatalf("info after create:\n%s", info)
+	}
+	out, stderr, code = runCLI(t, sm, "policy", "app/kept", "--max-bytes", "1MiB")
+	if code != 0 || strings.TrimSpace(out) != "app/kept: max-bytes 1MiB" {
+		t.Fatalf("policy: exit %d, %q %s", code, out, stderr)
+	}
+	out, _, code = runCLI(t, sm, "policy", "app/kept")
+	if code != 0 || strings.TrimSpace(out) != "app/kept: keep everything" {
+		t.Fatalf("policy cleared: exit %d, %q", code, out)
+	}
+	if _, stderr, code := runCLI(t, sm, "policy", "app/kept", "--max-age", "1.5s"); code == 0 || !strings.Contains(stderr, "--max-age 1.5s") {
+		t.Fatalf("--max-age 1.5s: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, sm, "policy", "app/missing"); code == 0 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("policy of a missing stream: exit %d, %s", code, stderr)
+	}
+}

@@ -134,7 +134,7 @@ Exit codes: 0 success, 1 usage or I/O error, 2 invalid data found.`,
 	})
 	root.PersistentFlags().StringVar(&opts.sm, "sm", defaultSMAddr(),
 		"stream managers, comma-separated host:port list; any of them will do, the client follows the leader (env "+smEnv+")")
-	root.AddCommand(newCreateCmd(opts), newLsCmd(opts), newInfoCmd(opts), newNodesCmd(opts))
+	root.AddCommand(newCreateCmd(opts), newPolicyCmd(opts), newLsCmd(opts), newInfoCmd(opts), newNodesCmd(opts))
 	root.AddCommand(newAppendCmd(opts), newCatCmd(opts))
 	root.AddCommand(newExtentCmd(opts))
 	root.AddCommand(newWbenchCmd(opts), newRbenchCmd(opts))

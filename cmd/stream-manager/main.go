@@ -68,6 +68,10 @@ type options struct {
 	sessionTTL     time.Duration
 	nodeDeadAfter  time.Duration
 	sealTimeout    time.Duration
+	reconcile      time.Duration
+	replicaDead    time.Duration
+	gcGrace        time.Duration
+	repairs        int
 	highWater      float64
 	logLevel       string
 	logFormat      string
@@ -96,6 +100,10 @@ func defaultOptions() *options {
 		sessionTTL:     cfg.SessionTTL,
 		nodeDeadAfter:  cfg.NodeDeadAfter,
 		sealTimeout:    cfg.SealTimeout,
+		reconcile:      cfg.ReconcileInterval,
+		replicaDead:    cfg.ReplicaDeadAfter,
+		gcGrace:        cfg.GCGrace,
+		repairs:        cfg.RepairConcurrency,
 		highWater:      cfg.Placement.HighWater,
 		logLevel:       logCfg.Level,
 		logFormat:      logCfg.Format,
@@ -163,6 +171,10 @@ before it is ready.`,
 	f.DurationVar(&opts.sessionTTL, "session-ttl", opts.sessionTTL, "leadership lease, whole seconds: a leader that cannot renew it for this long loses leadership, and a dead leader is replaced after it")
 	f.DurationVar(&opts.nodeDeadAfter, "node-dead-after", opts.nodeDeadAfter, "missed-heartbeat window after which an extent-node counts as dead")
 	f.DurationVar(&opts.sealTimeout, "seal-timeout", opts.sealTimeout, "how long a seal waits for the replicas' commit lengths")
+	f.DurationVar(&opts.reconcile, "reconcile-interval", opts.reconcile, "how often the leader repairs, moves and garbage-collects replicas and applies retention")
+	f.DurationVar(&opts.replicaDead, "replica-dead-after", opts.replicaDead, "how long a node must be dead before its replicas are copied elsewhere")
+	f.DurationVar(&opts.gcGrace, "gc-grace", opts.gcGrace, "how long an extent file no stream references stays on its node before it is deleted")
+	f.IntVar(&opts.repairs, "repair-concurrency", opts.repairs, "repairs and moves run at once")
 	f.Float64Var(&opts.highWater, "high-water", opts.highWater, "used fraction of a disk above which it takes no new extents (placement), 0 < x <= 1")
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
@@ -188,6 +200,10 @@ func (o *options) config(lg *zap.Logger) (streammanager.Config, error) {
 	cfg.SessionTTL = o.sessionTTL
 	cfg.NodeDeadAfter = o.nodeDeadAfter
 	cfg.SealTimeout = o.sealTimeout
+	cfg.ReconcileInterval = o.reconcile
+	cfg.ReplicaDeadAfter = o.replicaDead
+	cfg.GCGrace = o.gcGrace
+	cfg.RepairConcurrency = o.repairs
 	cfg.Placement.HighWater = o.highWater
 	cfg.Conn.Logger = lg.Named("conn")
 	cfg.Logger = lg
