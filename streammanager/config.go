@@ -33,6 +33,9 @@ type Config struct {
 	// EtcdEndpoints, when set, uses an existing etcd cluster instead of
 	// starting an embedded member.
 	EtcdEndpoints []string
+	// EtcdQuotaBytes is the embedded etcd's space quota (0: etcd's
+	// default, 2 GiB).
+	EtcdQuotaBytes int64
 	// Cluster names this clogs cluster: keys live under /clogs/<cluster>/.
 	Cluster string
 	// SessionTTL is the leadership lease: a leader that cannot renew it

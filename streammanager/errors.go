@@ -40,6 +40,7 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(ErrNotEnoughNodes, codes.ResourceExhausted, "not-enough-nodes"),
 	rpcerr.Map(ErrSealFailed, codes.Unavailable, "seal-failed"),
 	rpcerr.Map(ErrAllocFailed, codes.Unavailable, "alloc-failed"),
+	rpcerr.Map(ErrMetadataFull, codes.ResourceExhausted, "metadata-full"),
 }
 
 // ToStatus maps a domain error to a gRPC status with an ErrorDetail.

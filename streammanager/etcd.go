@@ -62,6 +62,7 @@ func startEmbedded(cfg Config, lg *zap.Logger) (*embed.Etcd, error) {
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	// Left at 0, etcd logs every request as slow; its own CLI sets this.
 	ec.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
+	ec.QuotaBackendBytes = cfg.EtcdQuotaBytes
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	e, err := embed.StartEtcd(ec)

@@ -306,7 +306,7 @@ func (m *Manager) commitLocked(t *term, extra []clientv3.Cmp, ops ...clientv3.Op
 	cmps := append([]clientv3.Cmp{t.guard()}, extra...)
 	resp, err := m.etcd.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return 0, fmt.Errorf("metadata write: %w", err)
+		return 0, metadataWriteError(err)
 	}
 	if !resp.Succeeded {
 		m.term, m.cache = nil, nil

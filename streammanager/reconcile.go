@@ -127,9 +127,11 @@ func (m *Manager) reconcileLoop(ctx context.Context) {
 	}
 }
 
-// reconcileOnce plans the repairs this pass can see, runs them with
-// bounded concurrency, and applies retention.
+// reconcileOnce reclaims etcd's space if it ran out, plans the repairs
+// this pass can see, runs them with bounded concurrency, and applies
+// retention.
 func (m *Manager) reconcileOnce(ctx context.Context) {
+	m.reclaimSpace(ctx)
 	tasks := m.planRepairs(time.Now())
 	sem := make(chan struct{}, m.cfg.RepairConcurrency)
 	var wg sync.WaitGroup

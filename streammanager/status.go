@@ -28,6 +28,7 @@ type metrics struct {
 	bytesRepaired    prometheus.Counter
 	orphansDeleted   prometheus.Counter
 	extentsTruncated prometheus.Counter
+	spaceReclaims    prometheus.Counter
 }
 
 func newMetrics(m *Manager) *metrics {
@@ -44,7 +45,8 @@ func newMetrics(m *Manager) *metrics {
 	mt.bytesRepaired = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_repaired_bytes_total", Help: "Bytes nodes copied to repair or move replicas."})
 	mt.orphansDeleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_orphan_deletes_total", Help: "Unreferenced extent files nodes were told to delete."})
 	mt.extentsTruncated = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_extents_retired_total", Help: "Sealed extents dropped from streams by retention."})
-	mt.registry.MustRegister(mt.repairs, mt.bytesRepaired, mt.orphansDeleted, mt.extentsTruncated,
+	mt.spaceReclaims = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_etcd_space_reclaims_total", Help: "Times the leader cleared etcd's NOSPACE alarm by compacting and defragmenting."})
+	mt.registry.MustRegister(mt.repairs, mt.bytesRepaired, mt.orphansDeleted, mt.extentsTruncated, mt.spaceReclaims,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_under_replicated_extents",
 			Help: "Sealed extents not known to be whole on three live nodes, at the last reconciliation pass."},
 			func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.underReplicated) }))

@@ -72,6 +72,7 @@ type options struct {
 	replicaDead    time.Duration
 	gcGrace        time.Duration
 	repairs        int
+	etcdQuota      daemon.ByteSize
 	highWater      float64
 	logLevel       string
 	logFormat      string
@@ -175,6 +176,7 @@ before it is ready.`,
 	f.DurationVar(&opts.replicaDead, "replica-dead-after", opts.replicaDead, "how long a node must be dead before its replicas are copied elsewhere")
 	f.DurationVar(&opts.gcGrace, "gc-grace", opts.gcGrace, "how long an extent file no stream references stays on its node before it is deleted")
 	f.IntVar(&opts.repairs, "repair-concurrency", opts.repairs, "repairs and moves run at once")
+	f.Var(&opts.etcdQuota, "etcd-quota-bytes", "space quota of the embedded etcd (0: etcd's default, 2GiB); past it writes fail until the leader compacts and defragments")
 	f.Float64Var(&opts.highWater, "high-water", opts.highWater, "used fraction of a disk above which it takes no new extents (placement), 0 < x <= 1")
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
@@ -204,6 +206,7 @@ func (o *options) config(lg *zap.Logger) (streammanager.Config, error) {
 	cfg.ReplicaDeadAfter = o.replicaDead
 	cfg.GCGrace = o.gcGrace
 	cfg.RepairConcurrency = o.repairs
+	cfg.EtcdQuotaBytes = int64(o.etcdQuota)
 	cfg.Placement.HighWater = o.highWater
 	cfg.Conn.Logger = lg.Named("conn")
 	cfg.Logger = lg
