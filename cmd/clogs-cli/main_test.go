@@ -15,12 +15,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/clogs-io/clogs/clogs"
+	"github.com/clogs-io/clogs/internal/proctest"
 )
 
 // TestMain fails the package if a test leaves goroutines behind, waiting
-// out the embedded etcd's peer connections of the cluster test.
+// out the embedded etcd's peer connections of the cluster test, and
+// removes the binary the terminal test builds.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	proctest.RemoveBuilds()
 	if code == 0 {
 		deadline := time.Now().Add(15 * time.Second)
 		for err := goleak.Find(); err != nil; err = goleak.Find() {
