@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask fuzz proto verify-proto clean
 
 all: build
 
@@ -59,6 +59,15 @@ bench-extent:
 ## stream client at 4 KiB x64, 64 KiB x32, 1 MiB x8, fio beside (DURATION=10s)
 bench-cluster:
 	bash scripts/bench-cluster.sh
+
+## bench-collector: cluster + collector + clogs-bench as processes: peak
+## lines/s accepted, zero loss at RATE (200000) with --verify, masking, fio
+bench-collector:
+	bash scripts/bench-collector.sh
+
+## bench-mask: the masking engine on one core
+bench-mask:
+	$(GO) test -run '^$$' -bench BenchmarkMask -benchtime 2s -cpu 1 ./mask/
 
 ## bench-node: three extent-node processes and a client on this machine
 ## (NODE_BENCH_ARGS='--in-process' runs the nodes in the benchmark's process)
