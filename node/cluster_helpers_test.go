@@ -139,6 +139,16 @@ func (c *testCluster) assignedEnd(i int, id uint64) uint64 {
 	return r.assignedEnd
 }
 
+// localReplica returns node i's replica of extent id.
+func (c *testCluster) localReplica(i int, id uint64) *replica {
+	c.t.Helper()
+	r, err := c.nodes[i].replica(id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
 // heldAppends counts the appends node i holds for extent id because they
 // arrived ahead of the appends they follow.
 func (c *testCluster) heldAppends(i int, id uint64) int {

@@ -41,7 +41,14 @@ type Config struct {
 	PipelineBytes uint64
 	// MaxBatchBytes caps one batch (at least one client append is taken).
 	MaxBatchBytes uint64
-	// Extent configures the extent engine (max extent size, ...).
+	// HighWaterMark is the fraction of a disk's bytes in use above which
+	// the disk takes no new extents (it is reported full).
+	HighWaterMark float64
+	// DiskStats, if set, replaces statfs for a disk's total and free
+	// bytes (tests fake a nearly full disk with it).
+	DiskStats func(path string) (total, free uint64, err error)
+	// Extent configures the extent engine (max extent size, the
+	// filesystem, ...).
 	Extent extent.Config
 	// Conn configures connections to peer nodes.
 	Conn conn.Config
@@ -61,6 +68,7 @@ func DefaultConfig() Config {
 		MaxInflightBatches: 4,
 		MaxBatchBytes:      16 << 20,
 		PipelineBytes:      1 << 20,
+		HighWaterMark:      0.95,
 		Extent:             extent.DefaultConfig(),
 		Conn:               conn.DefaultConfig(),
 	}
@@ -98,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))
+	}
+	if !(c.HighWaterMark > 0 && c.HighWaterMark <= 1) {
+		errs = append(errs, fmt.Errorf("high-water mark %v must be above 0 and at most 1", c.HighWaterMark))
 	}
 	if c.PipelineBytes == 0 {
 		errs = append(errs, errors.New("pipeline bytes must be positive"))

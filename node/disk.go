@@ -19,10 +19,14 @@ import (
 // mount points keeps its identity.
 const diskIDFile = "disk-id"
 
+// diskStatsFunc reads a disk's total and free bytes.
+type diskStatsFunc func(path string) (total, free uint64, err error)
+
 // disk is one directory the node keeps extents in.
 type disk struct {
-	path string
-	id   string
+	path  string
+	id    string
+	stats diskStatsFunc // statfs unless a test fakes it
 
 	mu      sync.Mutex
 	failure error // guarded by mu; set when the disk returned an I/O error
@@ -32,6 +36,15 @@ type disk struct {
 // openDisk creates dir if needed, checks that it can hold extents (user
 // xattrs) and reads or creates its ID file.
 func openDisk(dir string) (*disk, error) {
+	return openDiskWith(dir, nil)
+}
+
+// openDiskWith is openDisk with a function for the disk's total and free
+// bytes; nil means statfs.
+func openDiskWith(dir string, stats diskStatsFunc) (*disk, error) {
+	if stats == nil {
+		stats = statfs
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disk %s: %w", dir, err)
 	}
@@ -42,7 +55,7 @@ func openDisk(dir string) (*disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", dir, err)
 	}
-	return &disk{path: dir, id: id}, nil
+	return &disk{path: dir, id: id, stats: stats}, nil
 }
 
 func readOrCreateDiskID(dir string) (string, error) {
@@ -105,13 +118,29 @@ func (d *disk) extentPath(id uint64) string {
 	return filepath.Join(d.path, extent.FileName(id))
 }
 
-// usage reads the filesystem's total and free bytes.
-func (d *disk) usage() (total, free uint64, err error) {
+// statfs reads the filesystem's total bytes and the bytes free to
+// unprivileged users.
+func statfs(path string) (total, free uint64, err error) {
 	var st unix.Statfs_t
-	if err := unix.Statfs(d.path, &st); err != nil {
-		return 0, 0, fmt.Errorf("statfs %s: %w", d.path, err)
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
 	}
 	return st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize), nil
+}
+
+// usage reads the filesystem's total and free bytes.
+func (d *disk) usage() (total, free uint64, err error) {
+	return d.stats(d.path)
+}
+
+// aboveHighWater says whether more than highWater of the disk's bytes are
+// in use.
+func aboveHighWater(total, free uint64, highWater float64) bool {
+	if total == 0 {
+		return false
+	}
+	used := total - min(free, total)
+	return float64(used) > highWater*float64(total)
 }
 
 // failed returns why the disk was taken out of service, or nil.
@@ -148,27 +177,37 @@ func (d *disk) extentCount() int {
 	return d.extents
 }
 
-// pickDisk returns the in-service disk with the most free bytes.
-func pickDisk(disks []*disk) (*disk, error) {
+// pickDisk returns the in-service disk below the high-water mark with the
+// most free bytes. It fails with ErrDiskFull when every disk in service is
+// above the mark, and with ErrNoDisk when none is in service.
+func pickDisk(disks []*disk, highWater float64) (*disk, error) {
 	var best *disk
 	var bestFree uint64
+	inService := 0
 	for _, d := range disks {
 		if d.failed() != nil {
 			continue
 		}
-		_, free, err := d.usage()
+		total, free, err := d.usage()
 		if err != nil {
 			d.noteError(err)
+			continue
+		}
+		inService++
+		if aboveHighWater(total, free, highWater) {
 			continue
 		}
 		if best == nil || free > bestFree {
 			best, bestFree = d, free
 		}
 	}
-	if best == nil {
-		return nil, fmt.Errorf("%w: all %d disks failed", ErrNoDisk, len(disks))
+	switch {
+	case best != nil:
+		return best, nil
+	case inService > 0:
+		return nil, fmt.Errorf("%w (%.0f%%): %d of %d disks in service, all above it", ErrDiskFull, highWater*100, inService, len(disks))
 	}
-	return best, nil
+	return nil, fmt.Errorf("%w: all %d disks failed", ErrNoDisk, len(disks))
 }
 
 // list returns the names of the files on the disk.

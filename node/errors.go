@@ -25,6 +25,8 @@ var (
 	ErrBadRequest    = errors.New("node: bad request")
 	ErrShuttingDown  = errors.New("node: shutting down")
 	ErrNoDisk        = errors.New("node: no disk can take a new extent")
+	// ErrDiskFull: every disk in service is above the high-water mark.
+	ErrDiskFull = errors.New("node: every disk is above the high-water mark")
 )
 
 // codeTable is the one place that maps domain errors to gRPC codes and
@@ -44,6 +46,11 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"),
 	rpcerr.Map(extent.ErrSealed, codes.FailedPrecondition, "sealed"),
 	rpcerr.Map(ErrFenced, codes.FailedPrecondition, "sealing"),
+	// Before "failed": an extent that failed because its disk is full
+	// says so. ErrDiskFull comes first, so that "disk-full" maps back to
+	// it.
+	rpcerr.Map(ErrDiskFull, codes.ResourceExhausted, "disk-full"),
+	rpcerr.Map(syscall.ENOSPC, codes.ResourceExhausted, "disk-full"),
 	rpcerr.Map(extent.ErrFailed, codes.FailedPrecondition, "failed"),
 	rpcerr.Map(ErrNotPrimary, codes.FailedPrecondition, "not-primary"),
 	rpcerr.Map(ErrRecovering, codes.FailedPrecondition, "recovering"),
@@ -54,7 +61,6 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(extent.ErrClosed, codes.Unavailable, "closed"),
 	rpcerr.Map(context.DeadlineExceeded, codes.DeadlineExceeded, "deadline"),
 	rpcerr.Map(context.Canceled, codes.Canceled, "canceled"),
-	rpcerr.Map(syscall.ENOSPC, codes.ResourceExhausted, "disk-full"),
 }
 
 // ToStatus turns a domain error into a gRPC status error with an

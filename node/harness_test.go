@@ -33,12 +33,23 @@ func testConfig(dir string) Config {
 
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith is startCluster with a function that may change node
+// i's configuration before it starts.
+func startClusterWith(t *testing.T, n int, configure func(i int, cfg *Config)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t}
 	root := t.TempDir()
 	for i := range n {
 		dir := filepath.Join(root, fmt.Sprintf("node%d", i+1))
 		c.dirs = append(c.dirs, dir)
-		c.nodes = append(c.nodes, c.startNode(testConfig(dir)))
+		cfg := testConfig(dir)
+		if configure != nil {
+			configure(i, &cfg)
+		}
+		c.nodes = append(c.nodes, c.startNode(cfg))
 	}
 	pool, err := conn.NewPool(conn.DefaultConfig())
 	if err != nil {

@@ -96,11 +96,12 @@ var (
 	damagedDesc     = prometheus.NewDesc("clogs_node_damaged_extents", "Extent files that failed to open.", nil, nil)
 	diskBytesDesc   = prometheus.NewDesc("clogs_node_disk_bytes", "Disk size and free bytes.", []string{"disk", "kind"}, nil)
 	diskFailedDesc  = prometheus.NewDesc("clogs_node_disk_failed", "1 when the disk was taken out of service.", []string{"disk"}, nil)
+	diskFullDesc    = prometheus.NewDesc("clogs_node_disk_full", "1 when the disk is above the high-water mark and takes no new extents.", []string{"disk"}, nil)
 	diskExtentsDesc = prometheus.NewDesc("clogs_node_disk_extents", "Extents on the disk.", []string{"disk"}, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{openExtentsDesc, damagedDesc, diskBytesDesc, diskFailedDesc, diskExtentsDesc} {
+	for _, d := range []*prometheus.Desc{openExtentsDesc, damagedDesc, diskBytesDesc, diskFailedDesc, diskFullDesc, diskExtentsDesc} {
 		ch <- d
 	}
 }
@@ -119,6 +120,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			failed = 1
 		}
 		ch <- prometheus.MustNewConstMetric(diskFailedDesc, prometheus.GaugeValue, failed, u.Path)
+		full := 0.0
+		if u.Full {
+			full = 1
+		}
+		ch <- prometheus.MustNewConstMetric(diskFullDesc, prometheus.GaugeValue, full, u.Path)
 		ch <- prometheus.MustNewConstMetric(diskExtentsDesc, prometheus.GaugeValue, float64(u.Extents), u.Path)
 	}
 }

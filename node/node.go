@@ -60,7 +60,7 @@ func New(cfg Config) (*Node, error) {
 	n.cfg.Extent.SyncObserver = n.metrics.observeSync
 	n.cfg.Extent.Logger = n.lg
 	for _, dir := range cfg.Disks {
-		d, err := openDisk(dir)
+		d, err := openDiskWith(dir, cfg.DiskStats)
 		if err != nil {
 			return nil, err
 		}
@@ -265,20 +265,27 @@ func (n *Node) alloc(id uint64, set []*clogspb.Replica, self int) error {
 	if _, ok := n.damaged[id]; ok {
 		return fmt.Errorf("extent %d: %w (a damaged file is in the way)", id, ErrExists)
 	}
-	d, err := pickDisk(n.disks)
+	_, err := n.createLocked(id, set, self)
+	return err
+}
+
+// createLocked creates an empty extent file for extent id on the disk with
+// the most room, as replicas[self].
+func (n *Node) createLocked(id uint64, set []*clogspb.Replica, self int) (*replica, error) {
+	d, err := pickDisk(n.disks, n.cfg.HighWaterMark)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("extent %d: %w", id, err)
 	}
 	ext, err := extent.Create(d.extentPath(id), id, n.cfg.Extent)
 	if err != nil {
 		d.noteError(err)
-		return err
+		return nil, err
 	}
 	r := newReplica(id, ext, d)
 	r.set, r.selfIndex = set, self
 	n.replicas[id] = r
 	d.addExtents(1)
-	return nil
+	return r, nil
 }
 
 // damagedExtent is an extent file that failed to open: it stays on its

@@ -205,6 +205,7 @@ func (n *Node) diskUsage() []*clogspb.DiskUsage {
 			d.noteError(err)
 		}
 		u.TotalBytes, u.FreeBytes = total, free
+		u.Full = err == nil && aboveHighWater(total, free, n.cfg.HighWaterMark)
 		if f := d.failed(); f != nil {
 			u.Failed, u.Failure = true, f.Error()
 		}
