@@ -41,6 +41,18 @@ type Config struct {
 	PipelineBytes uint64
 	// MaxBatchBytes caps one batch (at least one client append is taken).
 	MaxBatchBytes uint64
+	// FullReportEvery: the first heartbeat after (re)registering lists
+	// every replica of the node (a full report), and so does every
+	// FullReportEvery-th heartbeat after it.
+	FullReportEvery int
+	// RepairRate bounds the bytes per second that RepairExtent writes,
+	// over all repairs of the node together; 0 means no bound.
+	RepairRate uint64
+	// ScrubRate bounds the bytes per second the scrubber reads to verify
+	// sealed extents; 0 disables scrubbing.
+	ScrubRate uint64
+	// ScrubInterval is the pause after each full scrub pass.
+	ScrubInterval time.Duration
 	// HighWaterMark is the fraction of a disk's bytes in use above which
 	// the disk takes no new extents (it is reported full).
 	HighWaterMark float64
@@ -68,6 +80,10 @@ func DefaultConfig() Config {
 		MaxInflightBatches: 4,
 		MaxBatchBytes:      16 << 20,
 		PipelineBytes:      1 << 20,
+		FullReportEvery:    10,
+		RepairRate:         64 << 20,
+		ScrubRate:          16 << 20,
+		ScrubInterval:      time.Hour,
 		HighWaterMark:      0.95,
 		Extent:             extent.DefaultConfig(),
 		Conn:               conn.DefaultConfig(),
@@ -106,6 +122,12 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica timeout %v must be positive", c.ReplicaTimeout))
+	}
+	if c.FullReportEvery < 1 {
+		errs = append(errs, fmt.Errorf("full report every %d heartbeats must be at least 1", c.FullReportEvery))
+	}
+	if c.ScrubRate > 0 && c.ScrubInterval <= 0 {
+		errs = append(errs, fmt.Errorf("scrub interval %v must be positive", c.ScrubInterval))
 	}
 	if !(c.HighWaterMark > 0 && c.HighWaterMark <= 1) {
 		errs = append(errs, fmt.Errorf("high-water mark %v must be above 0 and at most 1", c.HighWaterMark))

@@ -19,6 +19,10 @@ import (
 // mount points keeps its identity.
 const diskIDFile = "disk-id"
 
+// damagedSuffix names the marker file kept next to an extent file whose
+// replica failed a checksum (see markerPath).
+const damagedSuffix = ".damaged"
+
 // diskStatsFunc reads a disk's total and free bytes.
 type diskStatsFunc func(path string) (total, free uint64, err error)
 
@@ -116,6 +120,15 @@ func syncDir(dir string) error {
 // extentPath is where extent id lives on this disk.
 func (d *disk) extentPath(id uint64) string {
 	return filepath.Join(d.path, extent.FileName(id))
+}
+
+// markerPath is where the marker of a damaged replica of extent id lives:
+// the extent file's name with damagedSuffix. It holds the offset of the
+// first bad block in decimal on its first line, then why. The marker makes
+// a restarted node still know that the replica is damaged; it goes away
+// with the replica (delete, repair).
+func (d *disk) markerPath(id uint64) string {
+	return d.extentPath(id) + damagedSuffix
 }
 
 // statfs reads the filesystem's total bytes and the bytes free to

@@ -27,11 +27,23 @@ var (
 	ErrNoDisk        = errors.New("node: no disk can take a new extent")
 	// ErrDiskFull: every disk in service is above the high-water mark.
 	ErrDiskFull = errors.New("node: every disk is above the high-water mark")
+	// ErrSourceUnreachable: no repair source answered.
+	ErrSourceUnreachable = errors.New("node: no repair source could be reached")
+	// ErrSourceCorrupt: the repair sources that answered served a block
+	// that failed its checksum.
+	ErrSourceCorrupt = errors.New("node: the repair sources hold corrupt blocks")
+	// ErrSourceMismatch: the repair sources that answered do not hold the
+	// extent sealed at the requested length.
+	ErrSourceMismatch = errors.New("node: no repair source holds the extent sealed at the requested length")
 )
 
 // codeTable is the one place that maps domain errors to gRPC codes and
 // stable reasons. The first matching row wins.
 var codeTable = rpcerr.Table{
+	// A repair source's failure wraps that source's own error too.
+	rpcerr.Map(ErrSourceUnreachable, codes.Unavailable, "source-unreachable"),
+	rpcerr.Map(ErrSourceCorrupt, codes.DataLoss, "source-corrupt"),
+	rpcerr.Map(ErrSourceMismatch, codes.FailedPrecondition, "source-mismatch"),
 	// First: a replica's failure wraps that replica's own error (not
 	// found, sealed, ...), which is not this node's answer.
 	rpcerr.Map(ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"),

@@ -22,6 +22,12 @@ type metrics struct {
 	batch     prometheus.Histogram     // primary batch: local write + both replicas
 	batchSize prometheus.Histogram
 	fsync     prometheus.Histogram
+
+	repairBytes    prometheus.Counter
+	repairs        *prometheus.CounterVec // by outcome: repaired, whole, failed
+	orphansDeleted prometheus.Counter
+	scrubBytes     prometheus.Counter
+	damagedFound   prometheus.Counter
 }
 
 // latencyBuckets go from 50µs to about 6.5s.
@@ -48,8 +54,27 @@ func newMetrics(n *Node) *metrics {
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "clogs_node_fdatasync_seconds", Help: "fdatasync latency of extent appends.", Buckets: latencyBuckets,
 		}),
+		repairBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clogs_node_repair_bytes_total", Help: "Block bytes copied from other replicas by RepairExtent.",
+		}),
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clogs_node_repairs_total", Help: "RepairExtent calls by outcome: repaired (copied and/or sealed), whole (nothing to do), failed.",
+		}, []string{"outcome"}),
+		orphansDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clogs_node_orphan_extents_deleted_total", Help: "Extents deleted because a heartbeat answer said no stream references them.",
+		}),
+		scrubBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clogs_node_scrub_bytes_total", Help: "Bytes of sealed extents verified by the scrubber.",
+		}),
+		damagedFound: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clogs_node_damaged_extents_found_total", Help: "Replicas found failing a checksum, by a read or a scrub.",
+		}),
+	}
+	for _, outcome := range []string{repairRepaired, repairWhole, repairFailed} {
+		m.repairs.WithLabelValues(outcome)
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.bytes, m.batch, m.batchSize, m.fsync,
+		m.repairBytes, m.repairs, m.orphansDeleted, m.scrubBytes, m.damagedFound,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&nodeCollector{n: n})
 	return m
@@ -93,7 +118,7 @@ type nodeCollector struct{ n *Node }
 
 var (
 	openExtentsDesc = prometheus.NewDesc("clogs_node_open_extents", "Extents open on this node.", nil, nil)
-	damagedDesc     = prometheus.NewDesc("clogs_node_damaged_extents", "Extent files that failed to open.", nil, nil)
+	damagedDesc     = prometheus.NewDesc("clogs_node_damaged_extents", "Extent files that failed to open or failed a checksum.", nil, nil)
 	diskBytesDesc   = prometheus.NewDesc("clogs_node_disk_bytes", "Disk size and free bytes.", []string{"disk", "kind"}, nil)
 	diskFailedDesc  = prometheus.NewDesc("clogs_node_disk_failed", "1 when the disk was taken out of service.", []string{"disk"}, nil)
 	diskFullDesc    = prometheus.NewDesc("clogs_node_disk_full", "1 when the disk is above the high-water mark and takes no new extents.", []string{"disk"}, nil)
@@ -109,7 +134,16 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	c.n.mu.RLock()
 	open, damaged := len(c.n.replicas), len(c.n.damaged)
+	replicas := make([]*replica, 0, open)
+	for _, r := range c.n.replicas {
+		replicas = append(replicas, r)
+	}
 	c.n.mu.RUnlock()
+	for _, r := range replicas {
+		if r.damaged() != nil {
+			damaged++
+		}
+	}
 	ch <- prometheus.MustNewConstMetric(openExtentsDesc, prometheus.GaugeValue, float64(open))
 	ch <- prometheus.MustNewConstMetric(damagedDesc, prometheus.GaugeValue, float64(damaged))
 	for _, u := range c.n.diskUsage() {

@@ -2,6 +2,13 @@
 // the gRPC ExtentService, replicates every append from the primary to the
 // two secondaries before acknowledging it, and exports metrics. It never
 // decides placement or sealing on its own: the stream manager does.
+//
+// For healing it gives the manager what it needs to decide and carries out
+// what it decides: full replica reports in heartbeats (smclient.go), the
+// repair of a replica from a healthy one (repair.go), background
+// verification of sealed extents that marks bad replicas damaged
+// (scrub.go, damage.go), the deletion of orphans, and disks that refuse
+// new extents above a high-water mark or after I/O errors (disk.go).
 package node
 
 import (
@@ -11,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +33,10 @@ import (
 )
 
 // Node is a running extent-node.
+//
+// Lock order: mu before replica.mu (alloc and repair take a replica's lock
+// while holding mu; nothing takes mu while holding a replica's lock).
+// repairMu is never held with another lock.
 type Node struct {
 	cfg     Config
 	lg      *zap.Logger
@@ -37,6 +49,13 @@ type Node struct {
 	mu       sync.RWMutex
 	replicas map[uint64]*replica      // guarded by mu
 	damaged  map[uint64]damagedExtent // extents that failed to open; guarded by mu
+
+	// repairs holds, per extent under repair, a channel closed when that
+	// repair ends: one repair per extent at a time (repair.go).
+	repairMu       sync.Mutex
+	repairs        map[uint64]chan struct{} // guarded by repairMu
+	repairThrottle *throttle
+	scrub          *scrubber // nil when scrubbing is off or before Start
 
 	nodeID       atomic.Uint64 // given by the stream manager; 0 until registered
 	sm           *smClient     // nil without stream managers or before Start
@@ -55,6 +74,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, lg: xlog.OrNop(cfg.Logger),
 		replicas: make(map[uint64]*replica), damaged: make(map[uint64]damagedExtent),
+		repairs: make(map[uint64]chan struct{}), repairThrottle: newThrottle(cfg.RepairRate),
 	}
 	n.metrics = newMetrics(n)
 	n.cfg.Extent.SyncObserver = n.metrics.observeSync
@@ -96,12 +116,22 @@ func (n *Node) loadDisk(d *disk) {
 		n.lg.Error("cannot list disk", zap.String("disk", d.path), zap.Error(err))
 		return
 	}
+	var markers []uint64
 	for _, name := range names {
+		if base, isMarker := strings.CutSuffix(name, damagedSuffix); isMarker {
+			if id, ok := extent.ParseFileName(base); ok {
+				markers = append(markers, id)
+			}
+			continue
+		}
 		id, ok := extent.ParseFileName(name)
 		if !ok {
 			continue
 		}
 		n.loadExtent(d, id)
+	}
+	for _, id := range markers {
+		n.loadMarker(d, id)
 	}
 }
 
@@ -150,6 +180,9 @@ func (n *Node) Start() error {
 	if len(n.cfg.StreamManagers) > 0 {
 		n.sm = startSMClient(n)
 	}
+	if n.cfg.ScrubRate > 0 {
+		n.scrub = startScrubber(n)
+	}
 	n.lg.Info("extent-node serving", zap.String("grpc", n.Addr()), zap.String("http", n.HTTPAddr()), zap.Int("extents", n.extentCount()), zap.String("uuid", n.uuid))
 	return nil
 }
@@ -188,6 +221,7 @@ func (n *Node) HTTPAddr() string {
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shuttingDown.Store(true)
 	n.sm.stop()
+	n.scrub.stop()
 	if n.grpcServer != nil {
 		done := make(chan struct{})
 		go func() { n.grpcServer.GracefulStop(); close(done) }()
@@ -210,6 +244,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) Stop() {
 	n.shuttingDown.Store(true)
 	n.sm.stop()
+	n.scrub.stop()
 	if n.grpcServer != nil {
 		n.grpcServer.Stop()
 	}
@@ -304,7 +339,10 @@ func (n *Node) remove(id uint64) error {
 	delete(n.damaged, id)
 	n.mu.Unlock()
 	if isDamaged {
-		return removeFile(damaged.disk, id)
+		if err := removeFile(damaged.disk, id); err != nil {
+			return err
+		}
+		return removeMarker(damaged.disk, id)
 	}
 	if !ok {
 		return fmt.Errorf("extent %d: %w", id, ErrNotFound)
@@ -317,7 +355,9 @@ func (n *Node) remove(id uint64) error {
 		r.disk.noteError(err)
 		return err
 	}
-	return nil
+	// The marker goes after the file: a crash in between leaves a marker
+	// without an extent, which the next start removes.
+	return removeMarker(r.disk, id)
 }
 
 // sendReplicate sends one batch to a secondary.

@@ -41,6 +41,8 @@ type replica struct {
 	fenced bool // guarded by mu
 	// failure is the first replication or write error; appends stop.
 	failure error // guarded by mu
+	// damage is the first block found failing its checksum (damage.go).
+	damage *extent.CorruptionError // guarded by mu
 	// changed is closed and replaced whenever ackedEnd, assignedEnd or
 	// the sealed state changes, to wake tailing readers and secondaries
 	// waiting for their turn.
@@ -158,6 +160,15 @@ func (r *replica) fence() (uint64, bool) {
 		r.notifyLocked()
 	}
 	return r.ext.Sealed()
+}
+
+// appendsInFlight says whether the replica is the primary of an unsealed
+// extent with appends queued, held or in flight.
+func (r *replica) appendsInFlight() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := &r.pipeline
+	return r.isPrimaryLocked() && !r.sealed && len(p.queue)+len(p.held)+len(p.inflight) > 0
 }
 
 // fail records the first failure and stops appends.

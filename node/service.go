@@ -2,12 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/clogs-io/clogs/extent"
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -78,6 +76,10 @@ func (s *service) ReadBlocks(req *clogspb.ReadBlocksRequest, stream clogspb.Exte
 	}
 	sent, err := s.streamBlocks(stream, r, req)
 	s.n.metrics.addBytes("read", sent)
+	var corrupt *extent.CorruptionError
+	if errors.As(err, &corrupt) {
+		s.n.markDamaged(r, corrupt)
+	}
 	return ToStatus(err, req.GetExtentId())
 }
 
@@ -95,10 +97,24 @@ func (s *service) streamBlocks(stream clogspb.ExtentService_ReadBlocksServer, r 
 	if err != nil {
 		return 0, err
 	}
+	// A read of a damaged replica that reaches its first bad block stops
+	// there with the corruption found, even if the bytes would read back
+	// well now: the replica is going to be replaced. Blocks before it, and
+	// reads from past it, are served. The end told to the reader stays
+	// the extent's.
+	readEnd, damage := limit, r.damaged()
+	if damage != nil && offset <= damage.Offset && damage.Offset < limit {
+		readEnd = damage.Offset
+	} else {
+		damage = nil
+	}
 	budget := req.GetMaxBytes()
 	var sent uint64
 	for messages := 0; ; messages++ {
-		resp, used, err := readMessage(r, offset, limit, budget)
+		if damage != nil && offset >= readEnd {
+			return sent, damage
+		}
+		resp, used, err := readMessage(r, offset, readEnd, budget)
 		if err != nil {
 			return sent, err
 		}
@@ -276,16 +292,21 @@ func validateAlloc(req *clogspb.AllocExtentRequest) error {
 	if err := validateExtentID(req.GetExtentId()); err != nil {
 		return err
 	}
-	set := req.GetReplicas()
+	return validateReplicaSet(req.GetReplicas(), req.GetSelfIndex())
+}
+
+// validateReplicaSet checks an extent's replica set and this node's index
+// in it.
+func validateReplicaSet(set []*clogspb.Replica, self uint32) error {
 	if len(set) != ReplicationFactor {
 		return fmt.Errorf("%w: %d replicas, want %d", ErrBadRequest, len(set), ReplicationFactor)
 	}
-	if int(req.GetSelfIndex()) >= len(set) {
-		return fmt.Errorf("%w: self index %d of %d replicas", ErrBadRequest, req.GetSelfIndex(), len(set))
+	if int(self) >= len(set) {
+		return fmt.Errorf("%w: self index %d of %d replicas", ErrBadRequest, self, len(set))
 	}
 	seen := map[string]bool{}
 	for i, rep := range set {
-		if host, port, err := net.SplitHostPort(rep.GetAddr()); err != nil || host == "" || port == "" {
+		if !isHostPort(rep.GetAddr()) {
 			return fmt.Errorf("%w: replica %d address %q is not host:port", ErrBadRequest, i, rep.GetAddr())
 		}
 		if seen[rep.GetAddr()] {
@@ -296,7 +317,23 @@ func validateAlloc(req *clogspb.AllocExtentRequest) error {
 	return nil
 }
 
-// RepairExtent is not implemented yet (issue "Survive failures").
+func isHostPort(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && port != ""
+}
+
+// RepairExtent makes this node's replica of a sealed extent whole; see
+// Node.repair.
 func (s *service) RepairExtent(ctx context.Context, req *clogspb.RepairExtentRequest) (*clogspb.RepairExtentResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "repair is not implemented yet")
+	if err := s.n.validateRepair(req); err != nil {
+		return nil, ToStatus(err, req.GetExtentId())
+	}
+	if s.n.shuttingDown.Load() {
+		return nil, ToStatus(ErrShuttingDown, req.GetExtentId())
+	}
+	copied, err := s.n.repair(ctx, req)
+	if err != nil {
+		return nil, ToStatus(err, req.GetExtentId())
+	}
+	return &clogspb.RepairExtentResponse{CopiedBytes: copied}, nil
 }

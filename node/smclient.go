@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +79,12 @@ func (n *Node) NodeID() uint64 { return n.nodeID.Load() }
 
 // smClient is the node's side of the stream manager protocol: it registers
 // the node, then heartbeats every HeartbeatInterval with the node's disk
-// usage and unsealed replicas, and seals the replicas the manager says
-// missed a seal. It follows the leader among the managers. Its failures
-// are logged and retried; they never touch the data path.
+// usage and unsealed replicas, seals the replicas the manager says missed
+// a seal, and deletes the extents it says no stream references. The first
+// heartbeat after (re)registering, and every FullReportEvery-th after it,
+// is a full report listing every replica on the disks in service. It
+// follows the leader among the managers. Its failures are logged and
+// retried; they never touch the data path.
 type smClient struct {
 	n      *Node
 	lg     *zap.Logger
@@ -93,6 +97,9 @@ type smClient struct {
 	registered bool
 	failing    logLimiter
 	unknown    map[uint64]bool // unknown extents already logged
+	// untilFull counts the heartbeats left before the next full report;
+	// 0 or less: the next one is.
+	untilFull int
 }
 
 // startSMClient starts the heartbeat loop; stop ends it.
@@ -204,10 +211,19 @@ func (c *smClient) call(ctx context.Context, addr string) error {
 	if !c.registered {
 		return c.register(ctx, sm, addr)
 	}
-	resp, err := sm.Heartbeat(ctx, &clogspb.HeartbeatRequest{NodeId: c.n.NodeID(), Disks: c.n.diskUsage(), Unsealed: c.n.unsealedReports()})
-	if err != nil {
-		return err
+	req := &clogspb.HeartbeatRequest{NodeId: c.n.NodeID(), Disks: c.n.diskUsage(), Unsealed: c.n.unsealedReports()}
+	full := c.untilFull <= 0
+	if full {
+		req.FullReport, req.Replicas = true, c.n.replicaReports()
 	}
+	resp, err := sm.Heartbeat(ctx, req)
+	if err != nil {
+		return err // a full report that failed is sent again next time
+	}
+	if full {
+		c.untilFull = c.n.cfg.FullReportEvery
+	}
+	c.untilFull--
 	c.apply(resp)
 	return nil
 }
@@ -219,6 +235,7 @@ func (c *smClient) register(ctx context.Context, sm clogspb.StreamManagerClient,
 	}
 	old := c.n.nodeID.Swap(resp.GetNodeId())
 	c.registered = true
+	c.untilFull = 0
 	fields := []zap.Field{zap.Uint64("node", resp.GetNodeId()), zap.String("uuid", c.n.uuid), zap.String("addr", c.n.Addr()), zap.String("manager", addr)}
 	if old != 0 && old != resp.GetNodeId() {
 		c.lg.Warn("registered again under a new node ID", append(fields, zap.Uint64("old-node", old))...)
@@ -229,8 +246,12 @@ func (c *smClient) register(ctx context.Context, sm clogspb.StreamManagerClient,
 }
 
 // apply carries out a heartbeat's answer: seal the replicas that missed a
-// seal, and note extents the metadata does not know.
+// seal, delete the extents no stream references, and note extents the
+// metadata does not know.
 func (c *smClient) apply(resp *clogspb.HeartbeatResponse) {
+	for _, id := range resp.GetDeleteExtents() {
+		c.deleteOrphan(id)
+	}
 	for _, order := range resp.GetSeal() {
 		key := fmt.Sprintf("seal/%d", order.GetExtentId())
 		r, err := c.n.replica(order.GetExtentId())
@@ -257,6 +278,40 @@ func (c *smClient) apply(resp *clogspb.HeartbeatResponse) {
 		}
 	}
 	c.unknown = unknown
+}
+
+// deleteOrphan deletes extent id, which the manager says no stream
+// references, the way DeleteExtent does. It refuses, with a log line, while
+// the node is the extent's primary with appends in flight or repairs it:
+// the order then is stale or wrong, and a later heartbeat repeats it if
+// not.
+func (c *smClient) deleteOrphan(id uint64) {
+	key := fmt.Sprintf("delete/%d", id)
+	busy := ""
+	if r, err := c.n.replica(id); err == nil && r.appendsInFlight() {
+		busy = "the node is its primary with appends in flight"
+	} else if c.n.repairing(id) {
+		busy = "the node is repairing it"
+	}
+	if busy != "" {
+		if c.failing.allow(key, busy) {
+			c.lg.Info("not deleting an extent the stream manager says is orphaned", zap.Uint64("extent", id), zap.String("because", busy))
+		}
+		return
+	}
+	err := c.n.remove(id)
+	if errors.Is(err, ErrNotFound) {
+		return // gone already: an order repeated before the manager heard
+	}
+	if err != nil {
+		if c.failing.allow(key, err.Error()) {
+			c.lg.Warn("cannot delete an orphan extent", zap.Uint64("extent", id), zap.Error(err))
+		}
+		return
+	}
+	c.failing.clear(key)
+	c.n.metrics.orphansDeleted.Inc()
+	c.lg.Info("deleted orphan extent", zap.Uint64("extent", id))
 }
 
 // logFailure warns of a round that failed, unless the same failure was
@@ -287,16 +342,41 @@ func (n *Node) unsealedReports() []*clogspb.ReplicaReport {
 			out = append(out, &clogspb.ReplicaReport{ExtentId: id, CommitLength: length})
 		}
 	}
-	slices.SortFunc(out, func(a, b *clogspb.ReplicaReport) int {
-		switch {
-		case a.ExtentId < b.ExtentId:
-			return -1
-		case a.ExtentId > b.ExtentId:
-			return 1
-		}
-		return 0
-	})
+	sortReports(out)
 	return out
+}
+
+// replicaReports lists every extent on the disks in service for a full
+// report: open replicas with their commit (or sealed) length, sealed
+// state and damage, and extent files that failed to open, as damaged.
+// Extents on failed disks are left out, so that the manager sees them
+// missing and copies them elsewhere.
+func (n *Node) replicaReports() []*clogspb.ReplicaReport {
+	n.mu.RLock()
+	replicas := make([]*replica, 0, len(n.replicas))
+	for _, r := range n.replicas {
+		replicas = append(replicas, r)
+	}
+	var out []*clogspb.ReplicaReport
+	for id, d := range n.damaged {
+		if d.disk.failed() == nil {
+			out = append(out, &clogspb.ReplicaReport{ExtentId: id, Damaged: true})
+		}
+	}
+	n.mu.RUnlock()
+	for _, r := range replicas {
+		if r.disk.failed() != nil {
+			continue
+		}
+		length, sealed := r.ext.Sealed()
+		out = append(out, &clogspb.ReplicaReport{ExtentId: r.id, CommitLength: length, Sealed: sealed, Damaged: r.damaged() != nil})
+	}
+	sortReports(out)
+	return out
+}
+
+func sortReports(reports []*clogspb.ReplicaReport) {
+	slices.SortFunc(reports, func(a, b *clogspb.ReplicaReport) int { return cmp.Compare(a.ExtentId, b.ExtentId) })
 }
 
 // smReason returns a stream manager error's reason and, for "not-leader",
