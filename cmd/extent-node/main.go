@@ -57,6 +57,11 @@ type options struct {
 	maxInflight     int
 	pipelineBytes   daemon.ByteSize
 	maxExtentSize   daemon.ByteSize
+	fullReportEvery int
+	repairRate      daemon.ByteSize
+	scrubRate       daemon.ByteSize
+	scrubInterval   time.Duration
+	highWater       float64
 	compression     string
 	logLevel        string
 	logFormat       string
@@ -76,6 +81,11 @@ func defaultOptions() *options {
 		maxInflight:     cfg.MaxInflightBatches,
 		pipelineBytes:   daemon.ByteSize(cfg.PipelineBytes),
 		maxExtentSize:   daemon.ByteSize(cfg.Extent.MaxSize),
+		fullReportEvery: cfg.FullReportEvery,
+		repairRate:      daemon.ByteSize(cfg.RepairRate),
+		scrubRate:       daemon.ByteSize(cfg.ScrubRate),
+		scrubInterval:   cfg.ScrubInterval,
+		highWater:       cfg.HighWaterMark,
 		compression:     cfg.Conn.Compression,
 		logLevel:        logCfg.Level,
 		logFormat:       logCfg.Format,
@@ -102,6 +112,14 @@ func newRootCmd() *cobra.Command {
 appends through the primary, replicated to two secondaries before they are
 acknowledged, reads, seals. Prometheus metrics are at http://<--http>/metrics.
 
+It heals with the stream manager's help: it lists all its replicas in a full
+report every --full-report-every heartbeats, copies what a replica lacks from
+a healthy one when asked (at most --repair-rate bytes a second), verifies its
+sealed extents in the background (--scrub-rate, then a pause of
+--scrub-interval) and reports a replica with a bad checksum as damaged,
+deletes extents the manager says no stream references, and takes no new
+extents on a disk fuller than --high-water.
+
 SIGTERM or SIGINT shuts it down gracefully (a second signal exits at once).
 Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 		Version:       versionString(),
@@ -123,6 +141,11 @@ Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 	f.IntVar(&opts.maxInflight, "max-inflight-batches", opts.maxInflight, "replicated batches in flight per extent on the primary")
 	f.Var(&opts.pipelineBytes, "pipeline-bytes", "bytes that must be queued before another batch starts while one is in flight: bytes, or with a KiB, MiB, GiB or TiB suffix")
 	f.Var(&opts.maxExtentSize, "max-extent-size", "largest size of an extent, header included: bytes, or with a KiB, MiB, GiB or TiB suffix")
+	f.IntVar(&opts.fullReportEvery, "full-report-every", opts.fullReportEvery, "list every replica in the first heartbeat after registering and in every N-th after it")
+	f.Var(&opts.repairRate, "repair-rate", "bytes a second that repairs may write, over all repairs of the node; 0 for no bound: bytes, or with a KiB, MiB, GiB or TiB suffix")
+	f.Var(&opts.scrubRate, "scrub-rate", "bytes a second the background scrub reads to verify sealed extents; 0 disables scrubbing: bytes, or with a KiB, MiB, GiB or TiB suffix")
+	f.DurationVar(&opts.scrubInterval, "scrub-interval", opts.scrubInterval, "pause after each full scrub pass")
+	f.Float64Var(&opts.highWater, "high-water", opts.highWater, "fraction of a disk's bytes in use above which it takes no new extents (0 to 1]")
 	f.StringVar(&opts.compression, "compression", opts.compression, `compression of requests to peer nodes: "" (none) or `+conn.Snappy)
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
@@ -142,6 +165,11 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	cfg.MaxInflightBatches = o.maxInflight
 	cfg.PipelineBytes = uint64(o.pipelineBytes)
 	cfg.Extent.MaxSize = uint64(o.maxExtentSize)
+	cfg.FullReportEvery = o.fullReportEvery
+	cfg.RepairRate = uint64(o.repairRate)
+	cfg.ScrubRate = uint64(o.scrubRate)
+	cfg.ScrubInterval = o.scrubInterval
+	cfg.HighWaterMark = o.highWater
 	cfg.Conn.Compression = o.compression
 	cfg.Conn.Logger = lg.Named("conn")
 	cfg.Logger = lg

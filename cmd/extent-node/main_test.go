@@ -711,6 +711,10 @@ func TestBadFlags(t *testing.T) {
 		{"disk below a file", []string{"--disk", filepath.Join(file, "sub")}, []string{file, "not a directory"}},
 		{"listen port in use", []string{"--listen", busyAddr}, []string{busyAddr, "address already in use"}},
 		{"http port in use", []string{"--http", busyAddr}, []string{busyAddr, "address already in use"}},
+		{"full report every", []string{"--full-report-every", "0"}, []string{"full report every 0 heartbeats"}},
+		{"repair rate unit", []string{"--repair-rate", "10MB"}, []string{`"--repair-rate"`, `"10MB"`}},
+		{"scrub interval", []string{"--scrub-interval", "0s"}, []string{"scrub interval 0s must be positive"}},
+		{"high water", []string{"--high-water", "1.5"}, []string{"high-water mark 1.5"}},
 		{"two problems", []string{"--listen", "x", "--max-inflight-batches", "0"}, []string{`listen address "x"`, "max in-flight batches 0"}},
 	}
 	for _, tc := range cases {
@@ -749,7 +753,8 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Fatalf("--version: exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 	}
 	res = proctest.Run(t, readyTimeout, bin, "--help")
-	for _, flag := range []string{"--listen", "--http", "--sm", "--disk", "--replica-timeout", "--max-inflight-batches", "--max-extent-size", "--compression", "--log-level", "--log-format", "--version"} {
+	for _, flag := range []string{"--listen", "--http", "--sm", "--disk", "--replica-timeout", "--max-inflight-batches", "--max-extent-size",
+		"--full-report-every", "--repair-rate", "--scrub-rate", "--scrub-interval", "--high-water", "--compression", "--log-level", "--log-format", "--version"} {
 		if !strings.Contains(res.Stdout, flag) {
 			t.Errorf("--help lacks %s", flag)
 		}
