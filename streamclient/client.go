@@ -50,7 +50,7 @@ func DefaultConfig() Config {
 	return Config{
 		Managers: []string{"127.0.0.1:3401"}, MaxExtentSize: extent.DefaultMaxSize,
 		Attempts: 8, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second,
-		WriterInflight: 4, WriterBatchBytes: 4 << 20,
+		WriterInflight: 2, WriterBatchBytes: 4 << 20,
 		CallTimeout: 10 * time.Second, Conn: conn.DefaultConfig(),
 	}
 }
