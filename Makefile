@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask fuzz proto verify-proto clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-unit:
 ## test-e2e: only the end-to-end tests on real processes (part of test too)
 test-e2e:
 	$(GO) test -race -count=1 -timeout 5m ./internal/e2e/
+
+## test-faults: the fault suite: kill -9 of nodes (one at a time, two at
+## once) and of the leading manager during appends (part of test too)
+test-faults:
+	$(GO) test -race -count=1 -timeout 10m -run 'TestFaults' -v ./internal/e2e/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

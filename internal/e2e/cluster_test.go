@@ -35,9 +35,19 @@ type cluster struct {
 	nodeAddrs, nDirs []string
 	nodes            []*proctest.Process
 	pool             *conn.Pool // for the nodes' ExtentService
+	// smFlags and nodeFlags are added to every start of the manager and
+	// of each node.
+	smFlags, nodeFlags []string
 }
 
 func startCluster(t *testing.T, nodes int) *cluster {
+	t.Helper()
+	return startClusterWith(t, nodes, nil, nil)
+}
+
+// startClusterWith is startCluster with extra flags for the manager and
+// the nodes.
+func startClusterWith(t *testing.T, nodes int, smFlags, nodeFlags []string) *cluster {
 	t.Helper()
 	addrs := proctest.FreeAddrs(t, 3+nodes)
 	root := t.TempDir()
@@ -46,6 +56,7 @@ func startCluster(t *testing.T, nodes int) *cluster {
 		nodeBin: proctest.Build(t, "github.com/clogs-io/clogs/cmd/extent-node"),
 		smAddr:  addrs[0], clientURL: "http://" + addrs[1], peer: "http://" + addrs[2],
 		smDir: filepath.Join(root, "sm1"), nodeAddrs: addrs[3:], nodes: make([]*proctest.Process, nodes),
+		smFlags: smFlags, nodeFlags: nodeFlags,
 	}
 	for i := range nodes {
 		c.nDirs = append(c.nDirs, filepath.Join(root, fmt.Sprintf("node%d", i+1)))
@@ -66,10 +77,10 @@ func startCluster(t *testing.T, nodes int) *cluster {
 // accepts connections.
 func (c *cluster) startAll() {
 	c.t.Helper()
-	c.sm = proctest.Start(c.t, "sm1", c.smBin,
+	c.sm = proctest.Start(c.t, "sm1", c.smBin, append([]string{
 		"--name", "sm1", "--listen", c.smAddr, "--http", "", "--data-dir", c.smDir,
-		"--etcd-client-url", c.clientURL, "--etcd-peer-url", c.peer, "--initial-cluster", "sm1="+c.peer,
-		"--session-ttl", "2s", "--node-dead-after", "3s", "--seal-timeout", "2s")
+		"--etcd-client-url", c.clientURL, "--etcd-peer-url", c.peer, "--initial-cluster", "sm1=" + c.peer,
+		"--session-ttl", "2s", "--node-dead-after", "3s", "--seal-timeout", "2s"}, c.smFlags...)...)
 	if err := c.sm.WaitReady(c.smAddr, readyTimeout); err != nil {
 		c.t.Fatal(err)
 	}
@@ -86,9 +97,9 @@ func (c *cluster) startAll() {
 // launchNode starts node i on its address and disk.
 func (c *cluster) launchNode(i int) {
 	c.t.Helper()
-	c.nodes[i] = proctest.Start(c.t, fmt.Sprintf("node%d", i+1), c.nodeBin,
+	c.nodes[i] = proctest.Start(c.t, fmt.Sprintf("node%d", i+1), c.nodeBin, append([]string{
 		"--listen", c.nodeAddrs[i], "--http", "", "--sm", c.smAddr, "--disk", c.nDirs[i],
-		"--heartbeat-interval", "200ms", "--replica-timeout", "2s")
+		"--heartbeat-interval", "200ms", "--replica-timeout", "2s"}, c.nodeFlags...)...)
 	// A connection to the previous process would wait out gRPC's backoff.
 	c.pool.Remove(c.nodeAddrs[i])
 }
