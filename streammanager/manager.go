@@ -49,6 +49,7 @@ type Manager struct {
 	reports         map[uint64]*nodeReport   // node -> its last full report
 	orphans         map[nodeExtent]time.Time // unreferenced extent files, since when
 	repairing       map[uint64]bool          // extents with a repair running
+	repairFailures  map[nodeExtent]int       // in-place repairs that failed in a row
 	underReplicated int                      // sealed extents not known whole on three live nodes, at the last pass
 
 	ctx        context.Context
@@ -93,6 +94,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg: cfg, lg: lg, etcd: backend, pool: pool,
 		live: map[uint64]*nodeLive{}, needRepair: map[uint64]uint64{}, streamLocks: map[uint64]*sync.Mutex{},
 		reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{},
+		repairFailures: map[nodeExtent]int{},
 	}
 	m.metrics = newMetrics(m)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -246,6 +248,7 @@ func (m *Manager) becomeLeader(t *term) error {
 	m.term, m.cache = t, cache
 	m.nextID, m.idLimit = cache.storedNextID, cache.storedNextID
 	m.reports, m.orphans, m.underReplicated = map[uint64]*nodeReport{}, map[nodeExtent]time.Time{}, 0
+	m.repairFailures = map[nodeExtent]int{}
 	m.lg.Info("became leader", zap.String("addr", m.Addr()), zap.Int("streams", len(cache.streams)), zap.Int("extents", len(cache.extents)), zap.Int("nodes", len(cache.nodes)), zap.Int64("revision", cache.rev))
 	return nil
 }

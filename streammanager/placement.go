@@ -251,7 +251,9 @@ func (p PlacementPolicy) assessDisk(d *clogspb.DiskUsage) (uint64, verdict) {
 	}
 	free := min(d.GetFreeBytes(), total)
 	used := float64(total-free) / float64(total)
-	if free == 0 || used > p.HighWater {
+	// The node's own high-water mark (its full flag) counts too: it
+	// refuses new extents on that disk whatever the manager's mark says.
+	if free == 0 || used > p.HighWater || d.GetFull() {
 		return 0, full
 	}
 	return free, usable

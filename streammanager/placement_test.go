@@ -98,6 +98,14 @@ func TestPlacementPicks(t *testing.T) {
 			n: 3, want: []uint64{3, 4, 2},
 		},
 		{
+			name: "a disk the node itself reports full is skipped, however free",
+			candidates: []Candidate{
+				live(1, &clogspb.DiskUsage{TotalBytes: 1000, FreeBytes: 900, Full: true}), live(2, disk(100, 20)),
+				live(3, disk(100, 30)), live(4, disk(100, 10)),
+			},
+			n: 3, want: []uint64{3, 2, 4},
+		},
+		{
 			name: "failed disks ignored, however free",
 			candidates: []Candidate{
 				live(1, failedDisk(1000, 900), disk(100, 10)), live(2, disk(100, 20)),

@@ -216,6 +216,10 @@ func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) []repai
 	return planned
 }
 
+// maxInPlaceFailures is how many in-place repairs of one replica may fail
+// in a row before the replica is moved to another node instead.
+const maxInPlaceFailures = 3
+
 // replicaState is what the leader knows of one replica of a sealed extent.
 type replicaState int
 
@@ -244,6 +248,14 @@ func (m *Manager) replicaStateLocked(e *clogspb.ExtentMeta, r *clogspb.Replica, 
 		return replicaAlive, 0
 	}
 	rep, has := report.extents[e.Id]
+	if has && rep.GetSealed() && !rep.GetDamaged() && rep.GetCommitLength() == e.SealedLength {
+		return replicaWhole, 0
+	}
+	// A node that failed to repair its own replica (a failed disk, no
+	// room) gives it up to another node.
+	if m.repairFailures[nodeExtent{node: r.NodeId, extent: e.Id}] >= maxInPlaceFailures {
+		return replicaNeedsRepair, repairMove
+	}
 	switch {
 	case !has:
 		return replicaNeedsRepair, repairInPlace
@@ -321,6 +333,7 @@ func (m *Manager) runRepair(ctx context.Context, task repairTask) {
 	})
 	if err != nil {
 		m.metrics.repairs.WithLabelValues(task.kind.String(), "failed").Inc()
+		m.noteRepairFailed(task)
 		lg.Warn("repair failed; the next pass tries again", zap.Error(err))
 		return
 	}
@@ -353,6 +366,16 @@ func (m *Manager) releaseRepair(id uint64) {
 	delete(m.repairing, id)
 }
 
+// noteRepairFailed counts a failed in-place repair of a replica.
+func (m *Manager) noteRepairFailed(task repairTask) {
+	if task.kind == repairMove {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.repairFailures[nodeExtent{node: task.target.NodeId, extent: task.extent.Id}]++
+}
+
 // noteRepaired updates the target's last report, so that the next pass
 // does not repair the replica again before the node reports it.
 func (m *Manager) noteRepaired(task repairTask) {
@@ -362,6 +385,7 @@ func (m *Manager) noteRepaired(task repairTask) {
 		report.extents[task.extent.Id] = &clogspb.ReplicaReport{ExtentId: task.extent.Id, CommitLength: task.extent.SealedLength, Sealed: true}
 	}
 	delete(m.needRepair, task.extent.Id)
+	delete(m.repairFailures, nodeExtent{node: task.extent.Replicas[task.index].NodeId, extent: task.extent.Id})
 }
 
 // publishMove records a moved replica in one guarded transaction, if the

@@ -22,7 +22,8 @@ func newPlanner(t *testing.T) *planner {
 	t.Helper()
 	now := time.Now()
 	m := &Manager{cfg: DefaultConfig(), lg: zap.NewNop(), live: map[uint64]*nodeLive{}, needRepair: map[uint64]uint64{},
-		streamLocks: map[uint64]*sync.Mutex{}, reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{}}
+		streamLocks: map[uint64]*sync.Mutex{}, reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{},
+		repairFailures: map[nodeExtent]int{}}
 	m.metrics = newMetrics(m)
 	m.cache = newMetaCache()
 	m.term = &term{began: now.Add(-time.Hour)}
@@ -99,6 +100,10 @@ func TestPlanRepairs(t *testing.T) {
 			p.m.cache.extents[10].CreatedUnixNano = p.now.UnixNano()
 			p.report(2)
 		}, noTask: true, underRepl: 1},
+		{name: "in-place repairs that keep failing: move instead", setup: func(p *planner) {
+			p.report(2)
+			p.m.repairFailures[nodeExtent{node: 2, extent: 10}] = maxInPlaceFailures
+		}, kind: repairMove, index: 1, target: 4, sources: []uint64{1, 3}, underRepl: 1},
 		{name: "a repair already running", setup: func(p *planner) {
 			p.report(2)
 			p.m.repairing[10] = true
