@@ -81,7 +81,7 @@ func runAppend(cmd *cobra.Command, global *globalOptions, opts *appendOptions, a
 		}
 	)
 	for inputErr == nil {
-		batch, size, err := readBatch(in, opts.blockSize)
+		batch, size, err := readBatch(in, opts.blockSize, batchLimit(global))
 		inputErr = err
 		if len(batch) == 0 {
 			break
@@ -118,16 +118,26 @@ func runAppend(cmd *cobra.Command, global *globalOptions, opts *appendOptions, a
 	return nil
 }
 
+// batchLimit is how many bytes of extent one append call may take: at
+// most appendBatchBytes, and what fits in one extent (a call's blocks land
+// in one extent).
+func batchLimit(global *globalOptions) uint64 {
+	return min(appendBatchBytes, uint64(global.maxExtentSize)-extent.ExtentHeaderSize)
+}
+
 // readBatch reads blocks of blockSize bytes (the last may be shorter) until
-// they hold appendBatchBytes or the input ends. err is io.EOF at the end of
-// input, or the read error; blocks read before it are returned with it.
-func readBatch(in io.Reader, blockSize int) (batch []extent.Block, size int64, err error) {
-	for size == 0 || size+int64(blockSize) <= appendBatchBytes {
+// the next would take them past limit bytes of extent (at least one block
+// is read) or the input ends. err is io.EOF at the end of input, or the
+// read error; blocks read before it are returned with it.
+func readBatch(in io.Reader, blockSize int, limit uint64) (batch []extent.Block, size int64, err error) {
+	var stored uint64
+	for size == 0 || stored+extent.BlockSize(blockSize) <= limit {
 		buf := make([]byte, blockSize)
 		n, err := io.ReadFull(in, buf)
 		if n > 0 {
 			batch = append(batch, extent.Block{Payload: buf[:n]})
 			size += int64(n)
+			stored += extent.BlockSize(n)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = io.EOF

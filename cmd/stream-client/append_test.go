@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -191,5 +192,30 @@ func TestCatFollowSignals(t *testing.T) {
 		if code, stderr := wait(); code != exitOK || stderr != "" {
 			t.Fatalf("cat --follow after %v: exit %d, stderr %q", sig, code, stderr)
 		}
+	}
+}
+
+// TestMaxExtentSizeRollsOver: with --max-extent-size the writer moves to
+// a new extent whenever the next block would not fit, and the data still
+// reads back whole.
+func TestMaxExtentSizeRollsOver(t *testing.T) {
+	sm := startTestCluster(t, 3)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 40000) // 640,000 bytes
+	var out, errOut bytes.Buffer
+	code := runCLIContext(context.Background(), sm, bytes.NewReader(data), &out, &errOut,
+		"--max-extent-size", "256KiB", "append", "rolls", "--block-size", "100000")
+	if code != 0 {
+		t.Fatalf("append: exit %d, %s", code, errOut.String())
+	}
+	info, _, _ := runCLI(t, sm, "info", "rolls", "--json")
+	if n := len(regexp.MustCompile(`"sealed":\s*true`).FindAllString(info, -1)); n < 2 {
+		t.Fatalf("%d sealed extents after 640,000 bytes in extents of 256 KiB:\n%s", n, info)
+	}
+	got, _, code := runCLI(t, sm, "cat", "rolls")
+	if code != 0 || got != string(data) {
+		t.Fatalf("cat: exit %d, %d bytes, want the %d appended", code, len(got), len(data))
+	}
+	if _, stderr, code := runCLI(t, sm, "--max-extent-size", "lots", "ls"); code == 0 || !strings.Contains(stderr, "max-extent-size") {
+		t.Fatalf("--max-extent-size lots: exit %d, %s", code, stderr)
 	}
 }

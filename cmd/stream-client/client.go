@@ -41,6 +41,9 @@ func newClientWith(opts *globalOptions, set func(*streamclient.Config)) (*stream
 	}
 	cfg := streamclient.DefaultConfig()
 	cfg.Managers = addrs
+	if opts.maxExtentSize > 0 {
+		cfg.MaxExtentSize = uint64(opts.maxExtentSize)
+	}
 	set(&cfg)
 	return streamclient.New(cfg)
 }

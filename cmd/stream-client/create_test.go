@@ -165,8 +165,8 @@ func TestStreamUsageErrors(t *testing.T) {
 func TestRetentionPolicy(t *testing.T) {
 	sm := startTestCluster(t, 3)
 	out, stderr, code := runCLI(t, sm, "create", "app/kept", "--max-age", "24h", "--max-bytes", "10GiB")
-	if code != 0 {
-		t.Fatalf("create: exit %d: %s", code, stderr)
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), " app/kept") {
+		t.Fatalf("create: exit %d, %q: %s", code, out, stderr)
 	}
 	info, _, _ := runCLI(t, sm, "info", "app/kept")
 	if !strings.Contains(info, "retention max-age 24h0m0s, max-bytes 10GiB") {

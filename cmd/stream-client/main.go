@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clogs-io/clogs/internal/buildinfo"
+	"github.com/clogs-io/clogs/internal/daemon"
+	"github.com/clogs-io/clogs/streamclient"
 )
 
 // Exit codes. They are part of the command-line contract: scripts test them.
@@ -45,6 +47,8 @@ var version string
 type globalOptions struct {
 	// sm is the stream manager's gRPC address, host:port.
 	sm string
+	// maxExtentSize is where writers roll over to a new extent.
+	maxExtentSize daemon.ByteSize
 }
 
 // exitError carries a non-default exit code with an error.
@@ -134,6 +138,8 @@ Exit codes: 0 success, 1 usage or I/O error, 2 invalid data found.`,
 	})
 	root.PersistentFlags().StringVar(&opts.sm, "sm", defaultSMAddr(),
 		"stream managers, comma-separated host:port list; any of them will do, the client follows the leader (env "+smEnv+")")
+	opts.maxExtentSize = daemon.ByteSize(streamclient.DefaultConfig().MaxExtentSize)
+	root.PersistentFlags().Var(&opts.maxExtentSize, "max-extent-size", "writers (append, wbench) roll over to a new extent at this size (KiB, MiB, GiB suffixes)")
 	root.AddCommand(newCreateCmd(opts), newPolicyCmd(opts), newLsCmd(opts), newInfoCmd(opts), newNodesCmd(opts))
 	root.AddCommand(newAppendCmd(opts), newCatCmd(opts))
 	root.AddCommand(newExtentCmd(opts))
