@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask bench-repair fuzz proto verify-proto clean
 
 all: build
 
@@ -69,6 +69,11 @@ bench-cluster:
 ## lines/s accepted, zero loss at RATE (200000) with --verify, masking, fio
 bench-collector:
 	bash scripts/bench-collector.sh
+
+## bench-repair: foreground append latency before and while a dead node's
+## replicas are copied to a spare node (goal: p99 at most 2x)
+bench-repair:
+	bash scripts/bench-repair.sh
 
 ## bench-mask: the masking engine on one core
 bench-mask:

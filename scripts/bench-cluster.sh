@@ -7,6 +7,7 @@
 # disk beside them. Everything it started is stopped and its data removed,
 # also on Ctrl-C.
 #
+# NODE_FLAGS adds flags to every extent-node, WBENCH_FLAGS to wbench.
 # WRITERS picks the stream client's writers to run each size with:
 # single (the exactly-once pipelined writer) and/or shared.
 #
@@ -41,7 +42,7 @@ bin/stream-manager --name bench --listen "$sm" --http "" --data-dir "$dir/sm" \
 	--initial-cluster "bench=http://127.0.0.1:$((base + 11))" 2>"$dir/sm.log" &
 pids+=($!)
 for i in 1 2 3; do
-	bin/extent-node --listen "127.0.0.1:$((base + 20 + i))" --http "" --sm "$sm" --disk "$dir/node$i" 2>"$dir/node$i.log" &
+	bin/extent-node --listen "127.0.0.1:$((base + 20 + i))" --http "" --sm "$sm" --disk "$dir/node$i" ${NODE_FLAGS:-} 2>"$dir/node$i.log" &
 	pids+=($!)
 done
 
