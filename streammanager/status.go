@@ -139,6 +139,18 @@ func (m *Manager) status(ctx context.Context) Status {
 	return st
 }
 
+// Repairing lists the extents with a repair or move running now.
+func (m *Manager) Repairing() []uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]uint64, 0, len(m.repairing))
+	for id := range m.repairing {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // members lists the etcd cluster's members, best effort.
 func (m *Manager) members(ctx context.Context) []string {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
