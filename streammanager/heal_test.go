@@ -348,3 +348,41 @@ func TestMoveSurvivesManagerRestart(t *testing.T) {
 		return true
 	})
 }
+
+// TestScrubbedCorruptionIsRepaired: a byte of a sealed replica rots on
+// disk; the node's scrubber finds the bad checksum and reports the
+// replica damaged, and the manager has it replaced from a good replica.
+func TestScrubbedCorruptionIsRepaired(t *testing.T) {
+	cfg := testcluster.ManagerConfig(t)
+	cfg.ReconcileInterval = 100 * time.Millisecond
+	cfg.NodeDeadAfter = time.Second
+	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
+	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
+	ncfg.FullReportEvery = 2
+	ncfg.ScrubRate = 64 << 20
+	ncfg.ScrubInterval = 50 * time.Millisecond
+	c.nodes, c.dirs = testcluster.StartNodes(t, 3, ncfg)
+	testcluster.WaitAlive(t, c.sm.Addr(), 3)
+	c.connect(t, c.sm.Addr())
+	first := c.write("heal/scrub", 10).Extents[0]
+	want, err := c.readReplica(first.Replicas[0].Addr, first.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := c.nodeAt(first.Replicas[1].Addr)
+	path := filepath.Join(c.dirs[victim], extent.FileName(first.Id))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A byte in the middle of the third block's payload.
+	at := int64(extent.ExtentHeaderSize + 2*extent.BlockSize(3000) + extent.BlockHeaderSize + 1500)
+	if _, err := f.WriteAt([]byte{0xFF ^ want[2][1500]}, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	eventually(t, 30*time.Second, "the rotten replica to be replaced", func() bool {
+		got, err := c.readReplica(first.Replicas[1].Addr, first.Id)
+		return err == nil && slices.EqualFunc(got, want, bytes.Equal)
+	})
+}
