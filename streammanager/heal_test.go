@@ -13,11 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clogs-io/clogs/conn"
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/extent/vfs"
 	"github.com/clogs-io/clogs/internal/testcluster"
 	"github.com/clogs-io/clogs/node"
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -384,5 +387,87 @@ func TestScrubbedCorruptionIsRepaired(t *testing.T) {
 	eventually(t, 30*time.Second, "the rotten replica to be replaced", func() bool {
 		got, err := c.readReplica(first.Replicas[1].Addr, first.Id)
 		return err == nil && slices.EqualFunc(got, want, bytes.Equal)
+	})
+}
+
+// TestFailedDisksReplicasAreReplaced: a node's only disk starts failing
+// I/O; the node takes it out of service and stops reporting its extents,
+// the node cannot repair them in place (no disk left), and after a few
+// failed attempts the manager copies them to the spare node instead.
+func TestFailedDisksReplicasAreReplaced(t *testing.T) {
+	cfg := testcluster.ManagerConfig(t)
+	cfg.ReconcileInterval = 100 * time.Millisecond
+	cfg.NodeDeadAfter = time.Second
+	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
+	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
+	ncfg.FullReportEvery = 2
+	ncfg.ScrubRate = 64 << 20
+	ncfg.ScrubInterval = 50 * time.Millisecond
+	root := t.TempDir()
+	efs := vfs.NewErrorFS(vfs.Default, -1)
+	efs.SetErr(syscall.EIO)
+	startNode := func(i int) {
+		nc := ncfg
+		nc.Disks = []string{filepath.Join(root, fmt.Sprintf("node%d", i+1))}
+		if i == 0 {
+			nc.Extent.FS = efs
+		}
+		c.nodes = append(c.nodes, testcluster.StartNode(t, nc))
+		c.dirs = append(c.dirs, nc.Disks[0])
+	}
+	// Three nodes, so that every extent has a replica on node 0; the
+	// spare joins once the stream is written.
+	for i := range 3 {
+		startNode(i)
+	}
+	testcluster.WaitAlive(t, c.sm.Addr(), 3)
+	c.connect(t, c.sm.Addr())
+	layout := c.write("heal/bad-disk", 20)
+	startNode(3)
+	testcluster.WaitAlive(t, c.sm.Addr(), 4)
+	badAddr := c.nodes[0].Addr()
+	var onBad []uint64
+	for _, e := range layout.Extents {
+		if e.Sealed {
+			onBad = append(onBad, e.Id)
+		}
+	}
+	// The disk's next file creation fails with EIO: the node takes the
+	// disk out of service.
+	var armed atomic.Bool
+	armed.Store(true)
+	efs.SetBeforeOp(func(op string, index int64) {
+		if op == "Create" && armed.CompareAndSwap(true, false) {
+			efs.SetFailAt(index)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := c.pool.Get(ctx, badAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := []*clogspb.Replica{{NodeId: 1 << 40, Addr: badAddr}, {NodeId: 1<<40 + 1, Addr: c.nodes[1].Addr()}, {NodeId: 1<<40 + 2, Addr: c.nodes[2].Addr()}}
+	if _, err := clogspb.NewExtentServiceClient(cc).AllocExtent(ctx, &clogspb.AllocExtentRequest{ExtentId: 1 << 40, Replicas: set}); err == nil {
+		t.Fatal("an allocation on a disk failing with EIO succeeded")
+	}
+	eventually(t, 30*time.Second, "the extents of the failed disk to move", func() bool {
+		for _, e := range c.layout("heal/bad-disk").Extents {
+			if !slices.Contains(onBad, e.Id) {
+				continue
+			}
+			var first [][]byte
+			for _, r := range e.Replicas {
+				if r.Addr == badAddr {
+					return false
+				}
+				got, err := c.readReplica(r.Addr, e.Id)
+				if err != nil || (first != nil && !slices.EqualFunc(got, first, bytes.Equal)) {
+					return false
+				}
+				first = got
+			}
+		}
+		return true
 	})
 }
