@@ -2,6 +2,7 @@ package collector
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,8 @@ type metrics struct {
 	linesByType *prometheus.CounterVec
 	typesMu     sync.RWMutex
 	types       map[string]prometheus.Counter // guarded by typesMu; by "sys\x00type"
+	typesFull   atomic.Bool                   // types holds maxTypeLabels pairs: new pairs count as "other"
+	otherTypes  prometheus.Counter
 	// Per listener and kind, resolved once: WithLabelValues hashes its
 	// arguments on every call.
 	clogsLog, clogsPing, clogsPong, syslogLine prometheus.Counter
@@ -78,6 +81,7 @@ func newMetrics() *metrics {
 	m.clogsPing = m.datagrams.WithLabelValues("clogs", "ping")
 	m.clogsPong = m.datagrams.WithLabelValues("clogs", "pong")
 	m.syslogLine = m.datagrams.WithLabelValues("syslog", "syslog")
+	m.otherTypes = m.linesByType.WithLabelValues("other", "other")
 	for _, r := range clogs.Reasons() {
 		m.dropped.WithLabelValues(r.String())
 	}
@@ -105,7 +109,11 @@ func (m *metrics) received(sys, msgType []byte) {
 	m.typesMu.RLock()
 	c := m.types[string(key)] // a lookup: the conversion does not allocate
 	m.typesMu.RUnlock()
-	if c == nil {
+	switch {
+	case c != nil:
+	case m.typesFull.Load():
+		c = m.otherTypes // no write lock per line for senders that invent types
+	default:
 		c = m.typeCounter(string(key), sys, msgType)
 	}
 	c.Inc()
@@ -120,11 +128,12 @@ func (m *metrics) typeCounter(key string, sys, msgType []byte) prometheus.Counte
 	if m.types == nil {
 		m.types = map[string]prometheus.Counter{}
 	}
-	c := m.linesByType.WithLabelValues("other", "other")
-	if len(m.types) < maxTypeLabels {
-		c = m.linesByType.WithLabelValues(string(sys), string(msgType))
-		m.types[key] = c
+	if len(m.types) >= maxTypeLabels {
+		m.typesFull.Store(true)
+		return m.otherTypes
 	}
+	c := m.linesByType.WithLabelValues(string(sys), string(msgType))
+	m.types[key] = c
 	return c
 }
 
