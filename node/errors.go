@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/clogs-io/clogs/erasure"
 	"github.com/clogs-io/clogs/extent"
 	"github.com/clogs-io/clogs/internal/rpcerr"
 	clogspb "github.com/clogs-io/clogs/proto"
@@ -35,6 +36,13 @@ var (
 	// ErrSourceMismatch: the repair sources that answered do not hold the
 	// extent sealed at the requested length.
 	ErrSourceMismatch = errors.New("node: no repair source holds the extent sealed at the requested length")
+	// ErrNoShard: the node holds no such shard of a coded extent.
+	ErrNoShard = errors.New("node: no such shard")
+	// ErrNotSealed: the replica to encode into shards is not sealed.
+	ErrNotSealed = errors.New("node: the replica is not sealed")
+	// ErrShardTargetFailed: a node that was to take a shard from
+	// EncodeShards failed; the error wraps that node's own error too.
+	ErrShardTargetFailed = errors.New("node: a shard target failed")
 )
 
 // codeTable is the one place that maps domain errors to gRPC codes and
@@ -44,6 +52,8 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(ErrSourceUnreachable, codes.Unavailable, "source-unreachable"),
 	rpcerr.Map(ErrSourceCorrupt, codes.DataLoss, "source-corrupt"),
 	rpcerr.Map(ErrSourceMismatch, codes.FailedPrecondition, "source-mismatch"),
+	// A shard target's failure wraps that target's own error too.
+	rpcerr.Map(ErrShardTargetFailed, codes.FailedPrecondition, "shard-target-failed"),
 	// First: a replica's failure wraps that replica's own error (not
 	// found, sealed, ...), which is not this node's answer.
 	rpcerr.Map(ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"),
@@ -53,6 +63,10 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(extent.ErrBadOffset, codes.InvalidArgument, "bad-offset"),
 	rpcerr.Map(extent.ErrBadSealLength, codes.InvalidArgument, "bad-seal-length"),
 	rpcerr.Map(ErrNotFound, codes.NotFound, "not-found"),
+	rpcerr.Map(ErrNoShard, codes.NotFound, "shard-not-found"),
+	rpcerr.Map(ErrNotSealed, codes.FailedPrecondition, "not-sealed"),
+	rpcerr.Map(erasure.ErrCorrupt, codes.DataLoss, "shard-corrupt"),
+	rpcerr.Map(erasure.ErrBadHeader, codes.DataLoss, "shard-bad-header"),
 	rpcerr.Map(ErrExists, codes.AlreadyExists, "exists"),
 	rpcerr.Map(extent.ErrOffsetMismatch, codes.Aborted, "offset-mismatch"),
 	rpcerr.Map(extent.ErrSealConflict, codes.FailedPrecondition, "seal-conflict"),
@@ -86,6 +100,10 @@ func ToStatus(err error, extentID uint64) error {
 	var corrupt *extent.CorruptionError
 	if errors.As(err, &corrupt) {
 		detail.Offset = corrupt.Offset
+	}
+	var corruptChunk *erasure.CorruptionError
+	if errors.As(err, &corruptChunk) {
+		detail.Offset = corruptChunk.Offset // in the shard file
 	}
 	return codeTable.Status(err, detail)
 }

@@ -9,6 +9,9 @@
 // verification of sealed extents that marks bad replicas damaged
 // (scrub.go, damage.go), the deletion of orphans, and disks that refuse
 // new extents above a high-water mark or after I/O errors (disk.go).
+//
+// For erasure-coded extents it codes a sealed replica into shards and
+// holds, serves and deletes shard files (shards.go, shardrpc.go).
 package node
 
 import (
@@ -36,7 +39,7 @@ import (
 //
 // Lock order: mu before replica.mu (alloc and repair take a replica's lock
 // while holding mu; nothing takes mu while holding a replica's lock).
-// repairMu is never held with another lock.
+// repairMu and shardMu are never held with another lock.
 type Node struct {
 	cfg     Config
 	lg      *zap.Logger
@@ -57,6 +60,11 @@ type Node struct {
 	repairThrottle *throttle
 	scrub          *scrubber // nil when scrubbing is off or before Start
 
+	// Shards of erasure-coded extents (shards.go).
+	shardMu sync.RWMutex
+	shards  map[shardKey]*shardFile // guarded by shardMu
+	putting map[shardKey]bool       // shards a PutShard is writing; guarded by shardMu
+
 	nodeID       atomic.Uint64 // given by the stream manager; 0 until registered
 	sm           *smClient     // nil without stream managers or before Start
 	shuttingDown atomic.Bool
@@ -75,6 +83,7 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, lg: xlog.OrNop(cfg.Logger),
 		replicas: make(map[uint64]*replica), damaged: make(map[uint64]damagedExtent),
 		repairs: make(map[uint64]chan struct{}), repairThrottle: newThrottle(cfg.RepairRate),
+		shards: make(map[shardKey]*shardFile), putting: make(map[shardKey]bool),
 	}
 	n.metrics = newMetrics(n)
 	n.cfg.Extent.SyncObserver = n.metrics.observeSync
@@ -107,8 +116,9 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// loadDisk opens every extent file on d. Unsealed extents come back
-// recovering: their replica set and acked end died with the old process.
+// loadDisk opens every extent file on d, and registers its shard files.
+// Unsealed extents come back recovering: their replica set and acked end
+// died with the old process.
 func (n *Node) loadDisk(d *disk) {
 	names, err := d.list()
 	if err != nil {
@@ -122,6 +132,9 @@ func (n *Node) loadDisk(d *disk) {
 			if id, ok := extent.ParseFileName(base); ok {
 				markers = append(markers, id)
 			}
+			continue
+		}
+		if n.loadShardFile(d, name) {
 			continue
 		}
 		id, ok := extent.ParseFileName(name)

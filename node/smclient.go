@@ -214,7 +214,7 @@ func (c *smClient) call(ctx context.Context, addr string) error {
 	req := &clogspb.HeartbeatRequest{NodeId: c.n.NodeID(), Disks: c.n.diskUsage(), Unsealed: c.n.unsealedReports()}
 	full := c.untilFull <= 0
 	if full {
-		req.FullReport, req.Replicas = true, c.n.replicaReports()
+		req.FullReport, req.Replicas, req.Shards = true, c.n.replicaReports(), c.n.shardReports()
 	}
 	resp, err := sm.Heartbeat(ctx, req)
 	if err != nil {

@@ -1256,12 +1256,491 @@ func (x *DiskUsageResponse) GetDisks() []*DiskUsage {
 	return nil
 }
 
+// EncodeShards goes to a node that holds a sealed replica of the extent.
+// The node checks every block of its replica, codes the extent d+p and
+// sends shard i to targets[i] with PutShard. It answers only after every
+// target answered, so every shard is then durable and verified. On an
+// error, shards that targets already took stay where they are: the node
+// cannot tell them from shards of a layout in use, so the manager deletes
+// them, or tries again (PutShard replaces a shard).
+type EncodeShardsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	// The replica must be sealed at this length.
+	SealedLength uint64 `protobuf:"varint,2,opt,name=sealed_length,json=sealedLength,proto3" json:"sealed_length,omitempty"`
+	DataShards   uint32 `protobuf:"varint,3,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards uint32 `protobuf:"varint,4,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	// A power of two from 512 bytes to 4 MiB; 0 means the default, 64 KiB.
+	ChunkSize uint32 `protobuf:"varint,5,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	// d+p distinct nodes: shard i goes to targets[i]. This node may be one.
+	Targets       []*Replica `protobuf:"bytes,6,rep,name=targets,proto3" json:"targets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EncodeShardsRequest) Reset() {
+	*x = EncodeShardsRequest{}
+	mi := &file_extent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EncodeShardsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EncodeShardsRequest) ProtoMessage() {}
+
+func (x *EncodeShardsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EncodeShardsRequest.ProtoReflect.Descriptor instead.
+func (*EncodeShardsRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *EncodeShardsRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *EncodeShardsRequest) GetSealedLength() uint64 {
+	if x != nil {
+		return x.SealedLength
+	}
+	return 0
+}
+
+func (x *EncodeShardsRequest) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
+	}
+	return 0
+}
+
+func (x *EncodeShardsRequest) GetParityShards() uint32 {
+	if x != nil {
+		return x.ParityShards
+	}
+	return 0
+}
+
+func (x *EncodeShardsRequest) GetChunkSize() uint32 {
+	if x != nil {
+		return x.ChunkSize
+	}
+	return 0
+}
+
+func (x *EncodeShardsRequest) GetTargets() []*Replica {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+type EncodeShardsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The size of each shard file.
+	ShardSize     uint64 `protobuf:"varint,1,opt,name=shard_size,json=shardSize,proto3" json:"shard_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EncodeShardsResponse) Reset() {
+	*x = EncodeShardsResponse{}
+	mi := &file_extent_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EncodeShardsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EncodeShardsResponse) ProtoMessage() {}
+
+func (x *EncodeShardsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EncodeShardsResponse.ProtoReflect.Descriptor instead.
+func (*EncodeShardsResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EncodeShardsResponse) GetShardSize() uint64 {
+	if x != nil {
+		return x.ShardSize
+	}
+	return 0
+}
+
+// PutShard streams one whole shard file to the node that is to hold it,
+// from its header on, in order. The first message names the shard; every
+// message carries the next bytes. The node writes a new file, checks the
+// header against the names, fsyncs it, checks every chunk's checksum, and
+// only then puts it in place (replacing a shard of the same name) and
+// answers. A stream that ends early or fails a check leaves nothing.
+type PutShardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the first message; later messages may leave them out.
+	ExtentId      uint64 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	Index         uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutShardRequest) Reset() {
+	*x = PutShardRequest{}
+	mi := &file_extent_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutShardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutShardRequest) ProtoMessage() {}
+
+func (x *PutShardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutShardRequest.ProtoReflect.Descriptor instead.
+func (*PutShardRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PutShardRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *PutShardRequest) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PutShardRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type PutShardResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutShardResponse) Reset() {
+	*x = PutShardResponse{}
+	mi := &file_extent_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutShardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutShardResponse) ProtoMessage() {}
+
+func (x *PutShardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutShardResponse.ProtoReflect.Descriptor instead.
+func (*PutShardResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PutShardResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// ReadShard streams chunks of a shard: the shard file's header in the
+// first message, then the chunk records (data and checksum, as stored)
+// of stripes first_stripe on. Each chunk is checked before it is sent; a
+// chunk that fails its checksum ends the stream with a "shard-corrupt"
+// error whose offset is the chunk's place in the shard file. The reader
+// checks the chunks again (erasure.VerifyChunk) and reconstructs from
+// other shards what it cannot get.
+type ReadShardRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	Index    uint32                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// first_stripe may equal the stripe count: the header alone.
+	FirstStripe uint64 `protobuf:"varint,3,opt,name=first_stripe,json=firstStripe,proto3" json:"first_stripe,omitempty"`
+	// 0 reads to the last stripe.
+	MaxStripes    uint64 `protobuf:"varint,4,opt,name=max_stripes,json=maxStripes,proto3" json:"max_stripes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadShardRequest) Reset() {
+	*x = ReadShardRequest{}
+	mi := &file_extent_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadShardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadShardRequest) ProtoMessage() {}
+
+func (x *ReadShardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadShardRequest.ProtoReflect.Descriptor instead.
+func (*ReadShardRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReadShardRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *ReadShardRequest) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReadShardRequest) GetFirstStripe() uint64 {
+	if x != nil {
+		return x.FirstStripe
+	}
+	return 0
+}
+
+func (x *ReadShardRequest) GetMaxStripes() uint64 {
+	if x != nil {
+		return x.MaxStripes
+	}
+	return 0
+}
+
+type ReadShardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shard file's header (erasure.ShardHeaderSize bytes), in the
+	// first message only.
+	Header []byte `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The stripe of chunks[0].
+	FirstStripe   uint64   `protobuf:"varint,2,opt,name=first_stripe,json=firstStripe,proto3" json:"first_stripe,omitempty"`
+	Chunks        [][]byte `protobuf:"bytes,3,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadShardResponse) Reset() {
+	*x = ReadShardResponse{}
+	mi := &file_extent_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadShardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadShardResponse) ProtoMessage() {}
+
+func (x *ReadShardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadShardResponse.ProtoReflect.Descriptor instead.
+func (*ReadShardResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ReadShardResponse) GetHeader() []byte {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *ReadShardResponse) GetFirstStripe() uint64 {
+	if x != nil {
+		return x.FirstStripe
+	}
+	return 0
+}
+
+func (x *ReadShardResponse) GetChunks() [][]byte {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+type DeleteShardRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId      uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	Index         uint32                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardRequest) Reset() {
+	*x = DeleteShardRequest{}
+	mi := &file_extent_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardRequest) ProtoMessage() {}
+
+func (x *DeleteShardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShardRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteShardRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *DeleteShardRequest) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+type DeleteShardResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardResponse) Reset() {
+	*x = DeleteShardResponse{}
+	mi := &file_extent_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardResponse) ProtoMessage() {}
+
+func (x *DeleteShardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShardResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{29}
+}
+
 // ErrorDetail rides in the details of a gRPC status, so that clients can
 // map errors back without parsing messages.
 type ErrorDetail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A stable reason: "sealed", "failed", "offset-mismatch", "not-primary",
-	// "not-found", "full", "corrupt", "replica-failed", "bad-request", ...
+	// "not-found", "full", "corrupt", "replica-failed", "bad-request",
+	// "shard-not-found", "shard-corrupt", ...
 	Reason   string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	ExtentId uint64 `protobuf:"varint,2,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
 	// The extent's current end, for "offset-mismatch".
@@ -1276,7 +1755,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_extent_proto_msgTypes[22]
+	mi := &file_extent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1767,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[22]
+	mi := &file_extent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1780,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{22}
+	return file_extent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ErrorDetail) GetReason() string {
@@ -1421,13 +1900,45 @@ const file_extent_proto_rawDesc = "" +
 	"\afailure\x18\a \x01(\tR\afailure\x12\x12\n" +
 	"\x04full\x18\b \x01(\bR\x04full\">\n" +
 	"\x11DiskUsageResponse\x12)\n" +
-	"\x05disks\x18\x01 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"\x84\x01\n" +
+	"\x05disks\x18\x01 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"\xe9\x01\n" +
+	"\x13EncodeShardsRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12#\n" +
+	"\rsealed_length\x18\x02 \x01(\x04R\fsealedLength\x12\x1f\n" +
+	"\vdata_shards\x18\x03 \x01(\rR\n" +
+	"dataShards\x12#\n" +
+	"\rparity_shards\x18\x04 \x01(\rR\fparityShards\x12\x1d\n" +
+	"\n" +
+	"chunk_size\x18\x05 \x01(\rR\tchunkSize\x12+\n" +
+	"\atargets\x18\x06 \x03(\v2\x11.clogs.v1.ReplicaR\atargets\"5\n" +
+	"\x14EncodeShardsResponse\x12\x1d\n" +
+	"\n" +
+	"shard_size\x18\x01 \x01(\x04R\tshardSize\"X\n" +
+	"\x0fPutShardRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"&\n" +
+	"\x10PutShardResponse\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\"\x89\x01\n" +
+	"\x10ReadShardRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12!\n" +
+	"\ffirst_stripe\x18\x03 \x01(\x04R\vfirstStripe\x12\x1f\n" +
+	"\vmax_stripes\x18\x04 \x01(\x04R\n" +
+	"maxStripes\"f\n" +
+	"\x11ReadShardResponse\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\fR\x06header\x12!\n" +
+	"\ffirst_stripe\x18\x02 \x01(\x04R\vfirstStripe\x12\x16\n" +
+	"\x06chunks\x18\x03 \x03(\fR\x06chunks\"G\n" +
+	"\x12DeleteShardRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\"\x15\n" +
+	"\x13DeleteShardResponse\"\x84\x01\n" +
 	"\vErrorDetail\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1b\n" +
 	"\textent_id\x18\x02 \x01(\x04R\bextentId\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x04R\x03end\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\tR\x06leader2\xb7\x05\n" +
+	"\x06leader\x18\x05 \x01(\tR\x06leader2\xdf\a\n" +
 	"\rExtentService\x12M\n" +
 	"\fAppendBlocks\x12\x1d.clogs.v1.AppendBlocksRequest\x1a\x1e.clogs.v1.AppendBlocksResponse\x12V\n" +
 	"\x0fReplicateBlocks\x12 .clogs.v1.ReplicateBlocksRequest\x1a!.clogs.v1.ReplicateBlocksResponse\x12I\n" +
@@ -1438,7 +1949,11 @@ const file_extent_proto_rawDesc = "" +
 	"\x04Seal\x12\x15.clogs.v1.SealRequest\x1a\x16.clogs.v1.SealResponse\x12M\n" +
 	"\fDeleteExtent\x12\x1d.clogs.v1.DeleteExtentRequest\x1a\x1e.clogs.v1.DeleteExtentResponse\x12D\n" +
 	"\tDiskUsage\x12\x1a.clogs.v1.DiskUsageRequest\x1a\x1b.clogs.v1.DiskUsageResponse\x12M\n" +
-	"\fRepairExtent\x12\x1d.clogs.v1.RepairExtentRequest\x1a\x1e.clogs.v1.RepairExtentResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
+	"\fRepairExtent\x12\x1d.clogs.v1.RepairExtentRequest\x1a\x1e.clogs.v1.RepairExtentResponse\x12M\n" +
+	"\fEncodeShards\x12\x1d.clogs.v1.EncodeShardsRequest\x1a\x1e.clogs.v1.EncodeShardsResponse\x12C\n" +
+	"\bPutShard\x12\x19.clogs.v1.PutShardRequest\x1a\x1a.clogs.v1.PutShardResponse(\x01\x12F\n" +
+	"\tReadShard\x12\x1a.clogs.v1.ReadShardRequest\x1a\x1b.clogs.v1.ReadShardResponse0\x01\x12J\n" +
+	"\vDeleteShard\x12\x1c.clogs.v1.DeleteShardRequest\x1a\x1d.clogs.v1.DeleteShardResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
 
 var (
 	file_extent_proto_rawDescOnce sync.Once
@@ -1452,7 +1967,7 @@ func file_extent_proto_rawDescGZIP() []byte {
 	return file_extent_proto_rawDescData
 }
 
-var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_extent_proto_goTypes = []any{
 	(*Block)(nil),                   // 0: clogs.v1.Block
 	(*BlockAt)(nil),                 // 1: clogs.v1.BlockAt
@@ -1476,7 +1991,15 @@ var file_extent_proto_goTypes = []any{
 	(*DiskUsageRequest)(nil),        // 19: clogs.v1.DiskUsageRequest
 	(*DiskUsage)(nil),               // 20: clogs.v1.DiskUsage
 	(*DiskUsageResponse)(nil),       // 21: clogs.v1.DiskUsageResponse
-	(*ErrorDetail)(nil),             // 22: clogs.v1.ErrorDetail
+	(*EncodeShardsRequest)(nil),     // 22: clogs.v1.EncodeShardsRequest
+	(*EncodeShardsResponse)(nil),    // 23: clogs.v1.EncodeShardsResponse
+	(*PutShardRequest)(nil),         // 24: clogs.v1.PutShardRequest
+	(*PutShardResponse)(nil),        // 25: clogs.v1.PutShardResponse
+	(*ReadShardRequest)(nil),        // 26: clogs.v1.ReadShardRequest
+	(*ReadShardResponse)(nil),       // 27: clogs.v1.ReadShardResponse
+	(*DeleteShardRequest)(nil),      // 28: clogs.v1.DeleteShardRequest
+	(*DeleteShardResponse)(nil),     // 29: clogs.v1.DeleteShardResponse
+	(*ErrorDetail)(nil),             // 30: clogs.v1.ErrorDetail
 }
 var file_extent_proto_depIdxs = []int32{
 	0,  // 0: clogs.v1.AppendBlocksRequest.blocks:type_name -> clogs.v1.Block
@@ -1486,29 +2009,38 @@ var file_extent_proto_depIdxs = []int32{
 	2,  // 4: clogs.v1.RepairExtentRequest.sources:type_name -> clogs.v1.Replica
 	2,  // 5: clogs.v1.RepairExtentRequest.replicas:type_name -> clogs.v1.Replica
 	20, // 6: clogs.v1.DiskUsageResponse.disks:type_name -> clogs.v1.DiskUsage
-	3,  // 7: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
-	5,  // 8: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
-	7,  // 9: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
-	9,  // 10: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
-	11, // 11: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
-	13, // 12: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
-	15, // 13: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
-	19, // 14: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
-	17, // 15: clogs.v1.ExtentService.RepairExtent:input_type -> clogs.v1.RepairExtentRequest
-	4,  // 16: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
-	6,  // 17: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
-	8,  // 18: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
-	10, // 19: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
-	12, // 20: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
-	14, // 21: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
-	16, // 22: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
-	21, // 23: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
-	18, // 24: clogs.v1.ExtentService.RepairExtent:output_type -> clogs.v1.RepairExtentResponse
-	16, // [16:25] is the sub-list for method output_type
-	7,  // [7:16] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	2,  // 7: clogs.v1.EncodeShardsRequest.targets:type_name -> clogs.v1.Replica
+	3,  // 8: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
+	5,  // 9: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
+	7,  // 10: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
+	9,  // 11: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
+	11, // 12: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
+	13, // 13: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
+	15, // 14: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
+	19, // 15: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
+	17, // 16: clogs.v1.ExtentService.RepairExtent:input_type -> clogs.v1.RepairExtentRequest
+	22, // 17: clogs.v1.ExtentService.EncodeShards:input_type -> clogs.v1.EncodeShardsRequest
+	24, // 18: clogs.v1.ExtentService.PutShard:input_type -> clogs.v1.PutShardRequest
+	26, // 19: clogs.v1.ExtentService.ReadShard:input_type -> clogs.v1.ReadShardRequest
+	28, // 20: clogs.v1.ExtentService.DeleteShard:input_type -> clogs.v1.DeleteShardRequest
+	4,  // 21: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
+	6,  // 22: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
+	8,  // 23: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
+	10, // 24: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
+	12, // 25: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
+	14, // 26: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
+	16, // 27: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
+	21, // 28: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
+	18, // 29: clogs.v1.ExtentService.RepairExtent:output_type -> clogs.v1.RepairExtentResponse
+	23, // 30: clogs.v1.ExtentService.EncodeShards:output_type -> clogs.v1.EncodeShardsResponse
+	25, // 31: clogs.v1.ExtentService.PutShard:output_type -> clogs.v1.PutShardResponse
+	27, // 32: clogs.v1.ExtentService.ReadShard:output_type -> clogs.v1.ReadShardResponse
+	29, // 33: clogs.v1.ExtentService.DeleteShard:output_type -> clogs.v1.DeleteShardResponse
+	21, // [21:34] is the sub-list for method output_type
+	8,  // [8:21] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_extent_proto_init() }
@@ -1523,7 +2055,7 @@ func file_extent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_extent_proto_rawDesc), len(file_extent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,10 @@ const (
 	ExtentService_DeleteExtent_FullMethodName    = "/clogs.v1.ExtentService/DeleteExtent"
 	ExtentService_DiskUsage_FullMethodName       = "/clogs.v1.ExtentService/DiskUsage"
 	ExtentService_RepairExtent_FullMethodName    = "/clogs.v1.ExtentService/RepairExtent"
+	ExtentService_EncodeShards_FullMethodName    = "/clogs.v1.ExtentService/EncodeShards"
+	ExtentService_PutShard_FullMethodName        = "/clogs.v1.ExtentService/PutShard"
+	ExtentService_ReadShard_FullMethodName       = "/clogs.v1.ExtentService/ReadShard"
+	ExtentService_DeleteShard_FullMethodName     = "/clogs.v1.ExtentService/DeleteShard"
 )
 
 // ExtentServiceClient is the client API for ExtentService service.
@@ -46,6 +50,10 @@ type ExtentServiceClient interface {
 	DeleteExtent(ctx context.Context, in *DeleteExtentRequest, opts ...grpc.CallOption) (*DeleteExtentResponse, error)
 	DiskUsage(ctx context.Context, in *DiskUsageRequest, opts ...grpc.CallOption) (*DiskUsageResponse, error)
 	RepairExtent(ctx context.Context, in *RepairExtentRequest, opts ...grpc.CallOption) (*RepairExtentResponse, error)
+	EncodeShards(ctx context.Context, in *EncodeShardsRequest, opts ...grpc.CallOption) (*EncodeShardsResponse, error)
+	PutShard(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutShardRequest, PutShardResponse], error)
+	ReadShard(ctx context.Context, in *ReadShardRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadShardResponse], error)
+	DeleteShard(ctx context.Context, in *DeleteShardRequest, opts ...grpc.CallOption) (*DeleteShardResponse, error)
 }
 
 type extentServiceClient struct {
@@ -155,6 +163,58 @@ func (c *extentServiceClient) RepairExtent(ctx context.Context, in *RepairExtent
 	return out, nil
 }
 
+func (c *extentServiceClient) EncodeShards(ctx context.Context, in *EncodeShardsRequest, opts ...grpc.CallOption) (*EncodeShardsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EncodeShardsResponse)
+	err := c.cc.Invoke(ctx, ExtentService_EncodeShards_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *extentServiceClient) PutShard(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutShardRequest, PutShardResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ExtentService_ServiceDesc.Streams[1], ExtentService_PutShard_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutShardRequest, PutShardResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExtentService_PutShardClient = grpc.ClientStreamingClient[PutShardRequest, PutShardResponse]
+
+func (c *extentServiceClient) ReadShard(ctx context.Context, in *ReadShardRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadShardResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ExtentService_ServiceDesc.Streams[2], ExtentService_ReadShard_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReadShardRequest, ReadShardResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExtentService_ReadShardClient = grpc.ServerStreamingClient[ReadShardResponse]
+
+func (c *extentServiceClient) DeleteShard(ctx context.Context, in *DeleteShardRequest, opts ...grpc.CallOption) (*DeleteShardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteShardResponse)
+	err := c.cc.Invoke(ctx, ExtentService_DeleteShard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExtentServiceServer is the server API for ExtentService service.
 // All implementations must embed UnimplementedExtentServiceServer
 // for forward compatibility.
@@ -168,6 +228,10 @@ type ExtentServiceServer interface {
 	DeleteExtent(context.Context, *DeleteExtentRequest) (*DeleteExtentResponse, error)
 	DiskUsage(context.Context, *DiskUsageRequest) (*DiskUsageResponse, error)
 	RepairExtent(context.Context, *RepairExtentRequest) (*RepairExtentResponse, error)
+	EncodeShards(context.Context, *EncodeShardsRequest) (*EncodeShardsResponse, error)
+	PutShard(grpc.ClientStreamingServer[PutShardRequest, PutShardResponse]) error
+	ReadShard(*ReadShardRequest, grpc.ServerStreamingServer[ReadShardResponse]) error
+	DeleteShard(context.Context, *DeleteShardRequest) (*DeleteShardResponse, error)
 	mustEmbedUnimplementedExtentServiceServer()
 }
 
@@ -204,6 +268,18 @@ func (UnimplementedExtentServiceServer) DiskUsage(context.Context, *DiskUsageReq
 }
 func (UnimplementedExtentServiceServer) RepairExtent(context.Context, *RepairExtentRequest) (*RepairExtentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RepairExtent not implemented")
+}
+func (UnimplementedExtentServiceServer) EncodeShards(context.Context, *EncodeShardsRequest) (*EncodeShardsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EncodeShards not implemented")
+}
+func (UnimplementedExtentServiceServer) PutShard(grpc.ClientStreamingServer[PutShardRequest, PutShardResponse]) error {
+	return status.Error(codes.Unimplemented, "method PutShard not implemented")
+}
+func (UnimplementedExtentServiceServer) ReadShard(*ReadShardRequest, grpc.ServerStreamingServer[ReadShardResponse]) error {
+	return status.Error(codes.Unimplemented, "method ReadShard not implemented")
+}
+func (UnimplementedExtentServiceServer) DeleteShard(context.Context, *DeleteShardRequest) (*DeleteShardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteShard not implemented")
 }
 func (UnimplementedExtentServiceServer) mustEmbedUnimplementedExtentServiceServer() {}
 func (UnimplementedExtentServiceServer) testEmbeddedByValue()                       {}
@@ -381,6 +457,60 @@ func _ExtentService_RepairExtent_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ExtentService_EncodeShards_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EncodeShardsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtentServiceServer).EncodeShards(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ExtentService_EncodeShards_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtentServiceServer).EncodeShards(ctx, req.(*EncodeShardsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ExtentService_PutShard_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ExtentServiceServer).PutShard(&grpc.GenericServerStream[PutShardRequest, PutShardResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExtentService_PutShardServer = grpc.ClientStreamingServer[PutShardRequest, PutShardResponse]
+
+func _ExtentService_ReadShard_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadShardRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ExtentServiceServer).ReadShard(m, &grpc.GenericServerStream[ReadShardRequest, ReadShardResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExtentService_ReadShardServer = grpc.ServerStreamingServer[ReadShardResponse]
+
+func _ExtentService_DeleteShard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteShardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtentServiceServer).DeleteShard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ExtentService_DeleteShard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtentServiceServer).DeleteShard(ctx, req.(*DeleteShardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ExtentService_ServiceDesc is the grpc.ServiceDesc for ExtentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -420,11 +550,29 @@ var ExtentService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RepairExtent",
 			Handler:    _ExtentService_RepairExtent_Handler,
 		},
+		{
+			MethodName: "EncodeShards",
+			Handler:    _ExtentService_EncodeShards_Handler,
+		},
+		{
+			MethodName: "DeleteShard",
+			Handler:    _ExtentService_DeleteShard_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "ReadBlocks",
 			Handler:       _ExtentService_ReadBlocks_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "PutShard",
+			Handler:       _ExtentService_PutShard_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ReadShard",
+			Handler:       _ExtentService_ReadShard_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1037,7 +1037,12 @@ type ReplicaReport struct {
 	Sealed       bool                   `protobuf:"varint,3,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	// A block failed its checksum (on a read or a scrub): the replica must
 	// be replaced from a good one.
-	Damaged       bool `protobuf:"varint,4,opt,name=damaged,proto3" json:"damaged,omitempty"`
+	Damaged bool `protobuf:"varint,4,opt,name=damaged,proto3" json:"damaged,omitempty"`
+	// Set only in HeartbeatRequest.shards: the report is of this shard of
+	// an erasure-coded extent, not of a replica (commit_length is then the
+	// coded extent's sealed length, sealed is true, and damaged means a
+	// chunk failed its checksum or the file failed to open: rebuild it).
+	ShardIndex    *uint32 `protobuf:"varint,5,opt,name=shard_index,json=shardIndex,proto3,oneof" json:"shard_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1100,6 +1105,13 @@ func (x *ReplicaReport) GetDamaged() bool {
 	return false
 }
 
+func (x *ReplicaReport) GetShardIndex() uint32 {
+	if x != nil && x.ShardIndex != nil {
+		return *x.ShardIndex
+	}
+	return 0
+}
+
 type HeartbeatRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1110,8 +1122,13 @@ type HeartbeatRequest struct {
 	// Every extent the node holds, sealed or not; sent when full_report is
 	// set (the first heartbeat, then every few), so that the manager can
 	// find missing, short, damaged and orphaned replicas.
-	FullReport    bool             `protobuf:"varint,4,opt,name=full_report,json=fullReport,proto3" json:"full_report,omitempty"`
-	Replicas      []*ReplicaReport `protobuf:"bytes,5,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	FullReport bool             `protobuf:"varint,4,opt,name=full_report,json=fullReport,proto3" json:"full_report,omitempty"`
+	Replicas   []*ReplicaReport `protobuf:"bytes,5,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	// The shards of erasure-coded extents the node holds, with full
+	// reports, each with shard_index set. They are kept apart from
+	// replicas so that a manager that predates coded extents never takes a
+	// shard for a replica.
+	Shards        []*ReplicaReport `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1177,6 +1194,13 @@ func (x *HeartbeatRequest) GetFullReport() bool {
 func (x *HeartbeatRequest) GetReplicas() []*ReplicaReport {
 	if x != nil {
 		return x.Replicas
+	}
+	return nil
+}
+
+func (x *HeartbeatRequest) GetShards() []*ReplicaReport {
+	if x != nil {
+		return x.Shards
 	}
 	return nil
 }
@@ -1681,19 +1705,23 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x05disks\x18\x03 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"K\n" +
 	"\x14RegisterNodeResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"\x83\x01\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xb9\x01\n" +
 	"\rReplicaReport\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12#\n" +
 	"\rcommit_length\x18\x02 \x01(\x04R\fcommitLength\x12\x16\n" +
 	"\x06sealed\x18\x03 \x01(\bR\x06sealed\x12\x18\n" +
-	"\adamaged\x18\x04 \x01(\bR\adamaged\"\xe1\x01\n" +
+	"\adamaged\x18\x04 \x01(\bR\adamaged\x12$\n" +
+	"\vshard_index\x18\x05 \x01(\rH\x00R\n" +
+	"shardIndex\x88\x01\x01B\x0e\n" +
+	"\f_shard_index\"\x92\x02\n" +
 	"\x10HeartbeatRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12)\n" +
 	"\x05disks\x18\x02 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\x123\n" +
 	"\bunsealed\x18\x03 \x03(\v2\x17.clogs.v1.ReplicaReportR\bunsealed\x12\x1f\n" +
 	"\vfull_report\x18\x04 \x01(\bR\n" +
 	"fullReport\x123\n" +
-	"\breplicas\x18\x05 \x03(\v2\x17.clogs.v1.ReplicaReportR\breplicas\"@\n" +
+	"\breplicas\x18\x05 \x03(\v2\x17.clogs.v1.ReplicaReportR\breplicas\x12/\n" +
+	"\x06shards\x18\x06 \x03(\v2\x17.clogs.v1.ReplicaReportR\x06shards\"@\n" +
 	"\tSealOrder\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\"\xa8\x01\n" +
@@ -1794,36 +1822,37 @@ var file_streammanager_proto_depIdxs = []int32{
 	28, // 12: clogs.v1.HeartbeatRequest.disks:type_name -> clogs.v1.DiskUsage
 	17, // 13: clogs.v1.HeartbeatRequest.unsealed:type_name -> clogs.v1.ReplicaReport
 	17, // 14: clogs.v1.HeartbeatRequest.replicas:type_name -> clogs.v1.ReplicaReport
-	19, // 15: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
-	5,  // 16: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
-	7,  // 17: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
-	9,  // 18: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
-	11, // 19: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
-	13, // 20: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
-	15, // 21: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
-	18, // 22: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
-	21, // 23: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
-	22, // 24: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
-	23, // 25: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
-	25, // 26: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
-	6,  // 27: clogs.v1.StreamManager.SetStreamPolicy:input_type -> clogs.v1.SetStreamPolicyRequest
-	8,  // 28: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
-	8,  // 29: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
-	10, // 30: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
-	12, // 31: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
-	14, // 32: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
-	16, // 33: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
-	20, // 34: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
-	8,  // 35: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
-	8,  // 36: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
-	24, // 37: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
-	26, // 38: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
-	8,  // 39: clogs.v1.StreamManager.SetStreamPolicy:output_type -> clogs.v1.StreamResponse
-	28, // [28:40] is the sub-list for method output_type
-	16, // [16:28] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	17, // 15: clogs.v1.HeartbeatRequest.shards:type_name -> clogs.v1.ReplicaReport
+	19, // 16: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
+	5,  // 17: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
+	7,  // 18: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
+	9,  // 19: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
+	11, // 20: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
+	13, // 21: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
+	15, // 22: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
+	18, // 23: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
+	21, // 24: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
+	22, // 25: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
+	23, // 26: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
+	25, // 27: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
+	6,  // 28: clogs.v1.StreamManager.SetStreamPolicy:input_type -> clogs.v1.SetStreamPolicyRequest
+	8,  // 29: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
+	8,  // 30: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
+	10, // 31: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
+	12, // 32: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
+	14, // 33: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
+	16, // 34: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
+	20, // 35: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
+	8,  // 36: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
+	8,  // 37: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
+	24, // 38: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
+	26, // 39: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
+	8,  // 40: clogs.v1.StreamManager.SetStreamPolicy:output_type -> clogs.v1.StreamResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_streammanager_proto_init() }
@@ -1836,6 +1865,7 @@ func file_streammanager_proto_init() {
 		(*StreamInfoRequest_Id)(nil),
 		(*StreamInfoRequest_Name)(nil),
 	}
+	file_streammanager_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

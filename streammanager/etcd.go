@@ -82,6 +82,15 @@ func startEmbedded(cfg Config, lg *zap.Logger) (*embed.Etcd, error) {
 	}
 }
 
+// failed delivers the embedded member's fatal error; it never delivers
+// for an external cluster.
+func (b *etcdBackend) failed() <-chan error {
+	if b.embedded == nil {
+		return nil
+	}
+	return b.embedded.Err()
+}
+
 func (b *etcdBackend) close() {
 	if b.client != nil {
 		b.client.Close()

@@ -138,6 +138,11 @@ func (m *Manager) HTTPAddr() string {
 	return m.httpLis.Addr().String()
 }
 
+// Failed delivers an error if the embedded etcd member stops on its own
+// (a disk error, a corrupt database): the manager can no longer work and
+// its process should exit. It never delivers with external etcd.
+func (m *Manager) Failed() <-chan error { return m.etcd.failed() }
+
 // Close stops serving, resigns leadership and stops etcd. Call it also
 // after a failed Start; closing twice is harmless.
 func (m *Manager) Close() error {

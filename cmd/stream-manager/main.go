@@ -359,7 +359,14 @@ func serve(o *options) error {
 	if err != nil {
 		return err
 	}
-	sig := <-stop
+	var sig os.Signal
+	select {
+	case sig = <-stop:
+	case err := <-m.Failed():
+		lg.Error("embedded etcd stopped; exiting", zap.Error(err))
+		m.Close()
+		return fmt.Errorf("embedded etcd stopped: %w", err)
+	}
 	lg.Info("shutting down", zap.Stringer("signal", sig))
 	began := time.Now()
 	if err := m.Close(); err != nil {
