@@ -115,8 +115,12 @@ type ExtentMeta struct {
 	CreatedUnixNano int64      `protobuf:"varint,6,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	// When the seal was recorded (retention by age counts from it).
 	SealedUnixNano int64 `protobuf:"varint,7,opt,name=sealed_unix_nano,json=sealedUnixNano,proto3" json:"sealed_unix_nano,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set once the sealed extent is erasure-coded: its data then lives in
+	// d+p shards and replicas is empty. Reads go to the data shards and
+	// reconstruct from any d good ones.
+	Erasure       *ErasureLayout `protobuf:"bytes,8,opt,name=erasure,proto3" json:"erasure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExtentMeta) Reset() {
@@ -198,6 +202,92 @@ func (x *ExtentMeta) GetSealedUnixNano() int64 {
 	return 0
 }
 
+func (x *ExtentMeta) GetErasure() *ErasureLayout {
+	if x != nil {
+		return x.Erasure
+	}
+	return nil
+}
+
+// ErasureLayout places the shards of a coded extent (package erasure,
+// format v1): shard i on shards[i].
+type ErasureLayout struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DataShards   uint32                 `protobuf:"varint,1,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards uint32                 `protobuf:"varint,2,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	ChunkSize    uint32                 `protobuf:"varint,3,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	Shards       []*Replica             `protobuf:"bytes,4,rep,name=shards,proto3" json:"shards,omitempty"`
+	// When the layout was recorded.
+	CodedUnixNano int64 `protobuf:"varint,5,opt,name=coded_unix_nano,json=codedUnixNano,proto3" json:"coded_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasureLayout) Reset() {
+	*x = ErasureLayout{}
+	mi := &file_streammanager_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasureLayout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasureLayout) ProtoMessage() {}
+
+func (x *ErasureLayout) ProtoReflect() protoreflect.Message {
+	mi := &file_streammanager_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasureLayout.ProtoReflect.Descriptor instead.
+func (*ErasureLayout) Descriptor() ([]byte, []int) {
+	return file_streammanager_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ErasureLayout) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
+	}
+	return 0
+}
+
+func (x *ErasureLayout) GetParityShards() uint32 {
+	if x != nil {
+		return x.ParityShards
+	}
+	return 0
+}
+
+func (x *ErasureLayout) GetChunkSize() uint32 {
+	if x != nil {
+		return x.ChunkSize
+	}
+	return 0
+}
+
+func (x *ErasureLayout) GetShards() []*Replica {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+func (x *ErasureLayout) GetCodedUnixNano() int64 {
+	if x != nil {
+		return x.CodedUnixNano
+	}
+	return 0
+}
+
 // NodeMeta is stored under nodes/<id>.
 type NodeMeta struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -212,7 +302,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_streammanager_proto_msgTypes[2]
+	mi := &file_streammanager_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +314,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[2]
+	mi := &file_streammanager_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +327,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{2}
+	return file_streammanager_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *NodeMeta) GetId() uint64 {
@@ -282,7 +372,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_streammanager_proto_msgTypes[3]
+	mi := &file_streammanager_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +384,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[3]
+	mi := &file_streammanager_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +397,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{3}
+	return file_streammanager_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NodeStatus) GetNode() *NodeMeta {
@@ -346,14 +436,20 @@ type StreamPolicy struct {
 	MaxAgeSeconds int64 `protobuf:"varint,1,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
 	// Truncate the oldest sealed extents while the stream's sealed bytes
 	// exceed this.
-	MaxBytes      uint64 `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxBytes uint64 `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// Erasure-code sealed extents sealed longer ago than ec_after_seconds
+	// into ec_data + ec_parity shards on distinct nodes (0 data shards: keep
+	// them replicated). The manager refuses a d+p above the live nodes.
+	EcData         uint32 `protobuf:"varint,3,opt,name=ec_data,json=ecData,proto3" json:"ec_data,omitempty"`
+	EcParity       uint32 `protobuf:"varint,4,opt,name=ec_parity,json=ecParity,proto3" json:"ec_parity,omitempty"`
+	EcAfterSeconds int64  `protobuf:"varint,5,opt,name=ec_after_seconds,json=ecAfterSeconds,proto3" json:"ec_after_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StreamPolicy) Reset() {
 	*x = StreamPolicy{}
-	mi := &file_streammanager_proto_msgTypes[4]
+	mi := &file_streammanager_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +461,7 @@ func (x *StreamPolicy) String() string {
 func (*StreamPolicy) ProtoMessage() {}
 
 func (x *StreamPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[4]
+	mi := &file_streammanager_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +474,7 @@ func (x *StreamPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPolicy.ProtoReflect.Descriptor instead.
 func (*StreamPolicy) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{4}
+	return file_streammanager_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StreamPolicy) GetMaxAgeSeconds() int64 {
@@ -395,6 +491,27 @@ func (x *StreamPolicy) GetMaxBytes() uint64 {
 	return 0
 }
 
+func (x *StreamPolicy) GetEcData() uint32 {
+	if x != nil {
+		return x.EcData
+	}
+	return 0
+}
+
+func (x *StreamPolicy) GetEcParity() uint32 {
+	if x != nil {
+		return x.EcParity
+	}
+	return 0
+}
+
+func (x *StreamPolicy) GetEcAfterSeconds() int64 {
+	if x != nil {
+		return x.EcAfterSeconds
+	}
+	return 0
+}
+
 type CreateStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -407,7 +524,7 @@ type CreateStreamRequest struct {
 
 func (x *CreateStreamRequest) Reset() {
 	*x = CreateStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[5]
+	mi := &file_streammanager_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +536,7 @@ func (x *CreateStreamRequest) String() string {
 func (*CreateStreamRequest) ProtoMessage() {}
 
 func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[5]
+	mi := &file_streammanager_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +549,7 @@ func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{5}
+	return file_streammanager_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateStreamRequest) GetName() string {
@@ -459,7 +576,7 @@ type SetStreamPolicyRequest struct {
 
 func (x *SetStreamPolicyRequest) Reset() {
 	*x = SetStreamPolicyRequest{}
-	mi := &file_streammanager_proto_msgTypes[6]
+	mi := &file_streammanager_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +588,7 @@ func (x *SetStreamPolicyRequest) String() string {
 func (*SetStreamPolicyRequest) ProtoMessage() {}
 
 func (x *SetStreamPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[6]
+	mi := &file_streammanager_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +601,7 @@ func (x *SetStreamPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStreamPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetStreamPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{6}
+	return file_streammanager_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetStreamPolicyRequest) GetStreamId() uint64 {
@@ -514,7 +631,7 @@ type StreamInfoRequest struct {
 
 func (x *StreamInfoRequest) Reset() {
 	*x = StreamInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[7]
+	mi := &file_streammanager_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +643,7 @@ func (x *StreamInfoRequest) String() string {
 func (*StreamInfoRequest) ProtoMessage() {}
 
 func (x *StreamInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[7]
+	mi := &file_streammanager_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +656,7 @@ func (x *StreamInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamInfoRequest.ProtoReflect.Descriptor instead.
 func (*StreamInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{7}
+	return file_streammanager_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamInfoRequest) GetStream() isStreamInfoRequest_Stream {
@@ -596,7 +713,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_streammanager_proto_msgTypes[8]
+	mi := &file_streammanager_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +725,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[8]
+	mi := &file_streammanager_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +738,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{8}
+	return file_streammanager_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StreamResponse) GetStream() *StreamMeta {
@@ -653,7 +770,7 @@ type ListStreamsRequest struct {
 
 func (x *ListStreamsRequest) Reset() {
 	*x = ListStreamsRequest{}
-	mi := &file_streammanager_proto_msgTypes[9]
+	mi := &file_streammanager_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +782,7 @@ func (x *ListStreamsRequest) String() string {
 func (*ListStreamsRequest) ProtoMessage() {}
 
 func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[9]
+	mi := &file_streammanager_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +795,7 @@ func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsRequest.ProtoReflect.Descriptor instead.
 func (*ListStreamsRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{9}
+	return file_streammanager_proto_rawDescGZIP(), []int{10}
 }
 
 type ListStreamsResponse struct {
@@ -691,7 +808,7 @@ type ListStreamsResponse struct {
 
 func (x *ListStreamsResponse) Reset() {
 	*x = ListStreamsResponse{}
-	mi := &file_streammanager_proto_msgTypes[10]
+	mi := &file_streammanager_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +820,7 @@ func (x *ListStreamsResponse) String() string {
 func (*ListStreamsResponse) ProtoMessage() {}
 
 func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[10]
+	mi := &file_streammanager_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +833,7 @@ func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsResponse.ProtoReflect.Descriptor instead.
 func (*ListStreamsResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{10}
+	return file_streammanager_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListStreamsResponse) GetStreams() []*StreamMeta {
@@ -742,7 +859,7 @@ type ExtentInfoRequest struct {
 
 func (x *ExtentInfoRequest) Reset() {
 	*x = ExtentInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[11]
+	mi := &file_streammanager_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +871,7 @@ func (x *ExtentInfoRequest) String() string {
 func (*ExtentInfoRequest) ProtoMessage() {}
 
 func (x *ExtentInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[11]
+	mi := &file_streammanager_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +884,7 @@ func (x *ExtentInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtentInfoRequest.ProtoReflect.Descriptor instead.
 func (*ExtentInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{11}
+	return file_streammanager_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExtentInfoRequest) GetExtentId() uint64 {
@@ -787,7 +904,7 @@ type ExtentInfoResponse struct {
 
 func (x *ExtentInfoResponse) Reset() {
 	*x = ExtentInfoResponse{}
-	mi := &file_streammanager_proto_msgTypes[12]
+	mi := &file_streammanager_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +916,7 @@ func (x *ExtentInfoResponse) String() string {
 func (*ExtentInfoResponse) ProtoMessage() {}
 
 func (x *ExtentInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[12]
+	mi := &file_streammanager_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +929,7 @@ func (x *ExtentInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtentInfoResponse.ProtoReflect.Descriptor instead.
 func (*ExtentInfoResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{12}
+	return file_streammanager_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExtentInfoResponse) GetExtent() *ExtentMeta {
@@ -837,7 +954,7 @@ type NodesInfoRequest struct {
 
 func (x *NodesInfoRequest) Reset() {
 	*x = NodesInfoRequest{}
-	mi := &file_streammanager_proto_msgTypes[13]
+	mi := &file_streammanager_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +966,7 @@ func (x *NodesInfoRequest) String() string {
 func (*NodesInfoRequest) ProtoMessage() {}
 
 func (x *NodesInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[13]
+	mi := &file_streammanager_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +979,7 @@ func (x *NodesInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesInfoRequest.ProtoReflect.Descriptor instead.
 func (*NodesInfoRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{13}
+	return file_streammanager_proto_rawDescGZIP(), []int{14}
 }
 
 type NodesInfoResponse struct {
@@ -875,7 +992,7 @@ type NodesInfoResponse struct {
 
 func (x *NodesInfoResponse) Reset() {
 	*x = NodesInfoResponse{}
-	mi := &file_streammanager_proto_msgTypes[14]
+	mi := &file_streammanager_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1004,7 @@ func (x *NodesInfoResponse) String() string {
 func (*NodesInfoResponse) ProtoMessage() {}
 
 func (x *NodesInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[14]
+	mi := &file_streammanager_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1017,7 @@ func (x *NodesInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesInfoResponse.ProtoReflect.Descriptor instead.
 func (*NodesInfoResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{14}
+	return file_streammanager_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodesInfoResponse) GetNodes() []*NodeStatus {
@@ -928,7 +1045,7 @@ type RegisterNodeRequest struct {
 
 func (x *RegisterNodeRequest) Reset() {
 	*x = RegisterNodeRequest{}
-	mi := &file_streammanager_proto_msgTypes[15]
+	mi := &file_streammanager_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1057,7 @@ func (x *RegisterNodeRequest) String() string {
 func (*RegisterNodeRequest) ProtoMessage() {}
 
 func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[15]
+	mi := &file_streammanager_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1070,7 @@ func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterNodeRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{15}
+	return file_streammanager_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterNodeRequest) GetUuid() string {
@@ -987,7 +1104,7 @@ type RegisterNodeResponse struct {
 
 func (x *RegisterNodeResponse) Reset() {
 	*x = RegisterNodeResponse{}
-	mi := &file_streammanager_proto_msgTypes[16]
+	mi := &file_streammanager_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1116,7 @@ func (x *RegisterNodeResponse) String() string {
 func (*RegisterNodeResponse) ProtoMessage() {}
 
 func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[16]
+	mi := &file_streammanager_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1129,7 @@ func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{16}
+	return file_streammanager_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RegisterNodeResponse) GetNodeId() uint64 {
@@ -1049,7 +1166,7 @@ type ReplicaReport struct {
 
 func (x *ReplicaReport) Reset() {
 	*x = ReplicaReport{}
-	mi := &file_streammanager_proto_msgTypes[17]
+	mi := &file_streammanager_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1178,7 @@ func (x *ReplicaReport) String() string {
 func (*ReplicaReport) ProtoMessage() {}
 
 func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[17]
+	mi := &file_streammanager_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1191,7 @@ func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaReport.ProtoReflect.Descriptor instead.
 func (*ReplicaReport) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{17}
+	return file_streammanager_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplicaReport) GetExtentId() uint64 {
@@ -1135,7 +1252,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_streammanager_proto_msgTypes[18]
+	mi := &file_streammanager_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1264,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[18]
+	mi := &file_streammanager_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1277,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{18}
+	return file_streammanager_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HeartbeatRequest) GetNodeId() uint64 {
@@ -1217,7 +1334,7 @@ type SealOrder struct {
 
 func (x *SealOrder) Reset() {
 	*x = SealOrder{}
-	mi := &file_streammanager_proto_msgTypes[19]
+	mi := &file_streammanager_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1346,7 @@ func (x *SealOrder) String() string {
 func (*SealOrder) ProtoMessage() {}
 
 func (x *SealOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[19]
+	mi := &file_streammanager_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1359,7 @@ func (x *SealOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealOrder.ProtoReflect.Descriptor instead.
 func (*SealOrder) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{19}
+	return file_streammanager_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SealOrder) GetExtentId() uint64 {
@@ -1276,7 +1393,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_streammanager_proto_msgTypes[20]
+	mi := &file_streammanager_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1405,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[20]
+	mi := &file_streammanager_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1418,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{20}
+	return file_streammanager_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeartbeatResponse) GetSeal() []*SealOrder {
@@ -1348,7 +1465,7 @@ type StreamAllocExtentRequest struct {
 
 func (x *StreamAllocExtentRequest) Reset() {
 	*x = StreamAllocExtentRequest{}
-	mi := &file_streammanager_proto_msgTypes[21]
+	mi := &file_streammanager_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1477,7 @@ func (x *StreamAllocExtentRequest) String() string {
 func (*StreamAllocExtentRequest) ProtoMessage() {}
 
 func (x *StreamAllocExtentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[21]
+	mi := &file_streammanager_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1490,7 @@ func (x *StreamAllocExtentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAllocExtentRequest.ProtoReflect.Descriptor instead.
 func (*StreamAllocExtentRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{21}
+	return file_streammanager_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamAllocExtentRequest) GetStreamId() uint64 {
@@ -1409,7 +1526,7 @@ type TruncateStreamRequest struct {
 
 func (x *TruncateStreamRequest) Reset() {
 	*x = TruncateStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[22]
+	mi := &file_streammanager_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1538,7 @@ func (x *TruncateStreamRequest) String() string {
 func (*TruncateStreamRequest) ProtoMessage() {}
 
 func (x *TruncateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[22]
+	mi := &file_streammanager_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1551,7 @@ func (x *TruncateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TruncateStreamRequest.ProtoReflect.Descriptor instead.
 func (*TruncateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{22}
+	return file_streammanager_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TruncateStreamRequest) GetStreamId() uint64 {
@@ -1460,7 +1577,7 @@ type DeleteStreamRequest struct {
 
 func (x *DeleteStreamRequest) Reset() {
 	*x = DeleteStreamRequest{}
-	mi := &file_streammanager_proto_msgTypes[23]
+	mi := &file_streammanager_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1589,7 @@ func (x *DeleteStreamRequest) String() string {
 func (*DeleteStreamRequest) ProtoMessage() {}
 
 func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[23]
+	mi := &file_streammanager_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1602,7 @@ func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStreamRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{23}
+	return file_streammanager_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteStreamRequest) GetStreamId() uint64 {
@@ -1504,7 +1621,7 @@ type DeleteStreamResponse struct {
 
 func (x *DeleteStreamResponse) Reset() {
 	*x = DeleteStreamResponse{}
-	mi := &file_streammanager_proto_msgTypes[24]
+	mi := &file_streammanager_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1633,7 @@ func (x *DeleteStreamResponse) String() string {
 func (*DeleteStreamResponse) ProtoMessage() {}
 
 func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[24]
+	mi := &file_streammanager_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1646,7 @@ func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStreamResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{24}
+	return file_streammanager_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteStreamResponse) GetRevision() int64 {
@@ -1548,7 +1665,7 @@ type AllocIDRequest struct {
 
 func (x *AllocIDRequest) Reset() {
 	*x = AllocIDRequest{}
-	mi := &file_streammanager_proto_msgTypes[25]
+	mi := &file_streammanager_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1677,7 @@ func (x *AllocIDRequest) String() string {
 func (*AllocIDRequest) ProtoMessage() {}
 
 func (x *AllocIDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[25]
+	mi := &file_streammanager_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1690,7 @@ func (x *AllocIDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocIDRequest.ProtoReflect.Descriptor instead.
 func (*AllocIDRequest) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{25}
+	return file_streammanager_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AllocIDRequest) GetCount() uint32 {
@@ -1594,7 +1711,7 @@ type AllocIDResponse struct {
 
 func (x *AllocIDResponse) Reset() {
 	*x = AllocIDResponse{}
-	mi := &file_streammanager_proto_msgTypes[26]
+	mi := &file_streammanager_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1723,7 @@ func (x *AllocIDResponse) String() string {
 func (*AllocIDResponse) ProtoMessage() {}
 
 func (x *AllocIDResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streammanager_proto_msgTypes[26]
+	mi := &file_streammanager_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1736,7 @@ func (x *AllocIDResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocIDResponse.ProtoReflect.Descriptor instead.
 func (*AllocIDResponse) Descriptor() ([]byte, []int) {
-	return file_streammanager_proto_rawDescGZIP(), []int{26}
+	return file_streammanager_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AllocIDResponse) GetFirst() uint64 {
@@ -1648,7 +1765,7 @@ const file_streammanager_proto_rawDesc = "" +
 	"\n" +
 	"extent_ids\x18\x03 \x03(\x04R\textentIds\x12*\n" +
 	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12.\n" +
-	"\x06policy\x18\x05 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"\xfb\x01\n" +
+	"\x06policy\x18\x05 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"\xae\x02\n" +
 	"\n" +
 	"ExtentMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1b\n" +
@@ -1657,7 +1774,16 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x06sealed\x18\x04 \x01(\bR\x06sealed\x12#\n" +
 	"\rsealed_length\x18\x05 \x01(\x04R\fsealedLength\x12*\n" +
 	"\x11created_unix_nano\x18\x06 \x01(\x03R\x0fcreatedUnixNano\x12(\n" +
-	"\x10sealed_unix_nano\x18\a \x01(\x03R\x0esealedUnixNano\"t\n" +
+	"\x10sealed_unix_nano\x18\a \x01(\x03R\x0esealedUnixNano\x121\n" +
+	"\aerasure\x18\b \x01(\v2\x17.clogs.v1.ErasureLayoutR\aerasure\"\xc7\x01\n" +
+	"\rErasureLayout\x12\x1f\n" +
+	"\vdata_shards\x18\x01 \x01(\rR\n" +
+	"dataShards\x12#\n" +
+	"\rparity_shards\x18\x02 \x01(\rR\fparityShards\x12\x1d\n" +
+	"\n" +
+	"chunk_size\x18\x03 \x01(\rR\tchunkSize\x12)\n" +
+	"\x06shards\x18\x04 \x03(\v2\x11.clogs.v1.ReplicaR\x06shards\x12&\n" +
+	"\x0fcoded_unix_nano\x18\x05 \x01(\x03R\rcodedUnixNano\"t\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x12\n" +
@@ -1668,10 +1794,13 @@ const file_streammanager_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x12.clogs.v1.NodeMetaR\x04node\x12\x14\n" +
 	"\x05alive\x18\x02 \x01(\bR\x05alive\x127\n" +
 	"\x18last_heartbeat_unix_nano\x18\x03 \x01(\x03R\x15lastHeartbeatUnixNano\x12)\n" +
-	"\x05disks\x18\x04 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"S\n" +
+	"\x05disks\x18\x04 \x03(\v2\x13.clogs.v1.DiskUsageR\x05disks\"\xb3\x01\n" +
 	"\fStreamPolicy\x12&\n" +
 	"\x0fmax_age_seconds\x18\x01 \x01(\x03R\rmaxAgeSeconds\x12\x1b\n" +
-	"\tmax_bytes\x18\x02 \x01(\x04R\bmaxBytes\"Y\n" +
+	"\tmax_bytes\x18\x02 \x01(\x04R\bmaxBytes\x12\x17\n" +
+	"\aec_data\x18\x03 \x01(\rR\x06ecData\x12\x1b\n" +
+	"\tec_parity\x18\x04 \x01(\rR\becParity\x12(\n" +
+	"\x10ec_after_seconds\x18\x05 \x01(\x03R\x0eecAfterSeconds\"Y\n" +
 	"\x13CreateStreamRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x06policy\x18\x02 \x01(\v2\x16.clogs.v1.StreamPolicyR\x06policy\"e\n" +
@@ -1774,85 +1903,88 @@ func file_streammanager_proto_rawDescGZIP() []byte {
 	return file_streammanager_proto_rawDescData
 }
 
-var file_streammanager_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_streammanager_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_streammanager_proto_goTypes = []any{
 	(*StreamMeta)(nil),               // 0: clogs.v1.StreamMeta
 	(*ExtentMeta)(nil),               // 1: clogs.v1.ExtentMeta
-	(*NodeMeta)(nil),                 // 2: clogs.v1.NodeMeta
-	(*NodeStatus)(nil),               // 3: clogs.v1.NodeStatus
-	(*StreamPolicy)(nil),             // 4: clogs.v1.StreamPolicy
-	(*CreateStreamRequest)(nil),      // 5: clogs.v1.CreateStreamRequest
-	(*SetStreamPolicyRequest)(nil),   // 6: clogs.v1.SetStreamPolicyRequest
-	(*StreamInfoRequest)(nil),        // 7: clogs.v1.StreamInfoRequest
-	(*StreamResponse)(nil),           // 8: clogs.v1.StreamResponse
-	(*ListStreamsRequest)(nil),       // 9: clogs.v1.ListStreamsRequest
-	(*ListStreamsResponse)(nil),      // 10: clogs.v1.ListStreamsResponse
-	(*ExtentInfoRequest)(nil),        // 11: clogs.v1.ExtentInfoRequest
-	(*ExtentInfoResponse)(nil),       // 12: clogs.v1.ExtentInfoResponse
-	(*NodesInfoRequest)(nil),         // 13: clogs.v1.NodesInfoRequest
-	(*NodesInfoResponse)(nil),        // 14: clogs.v1.NodesInfoResponse
-	(*RegisterNodeRequest)(nil),      // 15: clogs.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),     // 16: clogs.v1.RegisterNodeResponse
-	(*ReplicaReport)(nil),            // 17: clogs.v1.ReplicaReport
-	(*HeartbeatRequest)(nil),         // 18: clogs.v1.HeartbeatRequest
-	(*SealOrder)(nil),                // 19: clogs.v1.SealOrder
-	(*HeartbeatResponse)(nil),        // 20: clogs.v1.HeartbeatResponse
-	(*StreamAllocExtentRequest)(nil), // 21: clogs.v1.StreamAllocExtentRequest
-	(*TruncateStreamRequest)(nil),    // 22: clogs.v1.TruncateStreamRequest
-	(*DeleteStreamRequest)(nil),      // 23: clogs.v1.DeleteStreamRequest
-	(*DeleteStreamResponse)(nil),     // 24: clogs.v1.DeleteStreamResponse
-	(*AllocIDRequest)(nil),           // 25: clogs.v1.AllocIDRequest
-	(*AllocIDResponse)(nil),          // 26: clogs.v1.AllocIDResponse
-	(*Replica)(nil),                  // 27: clogs.v1.Replica
-	(*DiskUsage)(nil),                // 28: clogs.v1.DiskUsage
+	(*ErasureLayout)(nil),            // 2: clogs.v1.ErasureLayout
+	(*NodeMeta)(nil),                 // 3: clogs.v1.NodeMeta
+	(*NodeStatus)(nil),               // 4: clogs.v1.NodeStatus
+	(*StreamPolicy)(nil),             // 5: clogs.v1.StreamPolicy
+	(*CreateStreamRequest)(nil),      // 6: clogs.v1.CreateStreamRequest
+	(*SetStreamPolicyRequest)(nil),   // 7: clogs.v1.SetStreamPolicyRequest
+	(*StreamInfoRequest)(nil),        // 8: clogs.v1.StreamInfoRequest
+	(*StreamResponse)(nil),           // 9: clogs.v1.StreamResponse
+	(*ListStreamsRequest)(nil),       // 10: clogs.v1.ListStreamsRequest
+	(*ListStreamsResponse)(nil),      // 11: clogs.v1.ListStreamsResponse
+	(*ExtentInfoRequest)(nil),        // 12: clogs.v1.ExtentInfoRequest
+	(*ExtentInfoResponse)(nil),       // 13: clogs.v1.ExtentInfoResponse
+	(*NodesInfoRequest)(nil),         // 14: clogs.v1.NodesInfoRequest
+	(*NodesInfoResponse)(nil),        // 15: clogs.v1.NodesInfoResponse
+	(*RegisterNodeRequest)(nil),      // 16: clogs.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),     // 17: clogs.v1.RegisterNodeResponse
+	(*ReplicaReport)(nil),            // 18: clogs.v1.ReplicaReport
+	(*HeartbeatRequest)(nil),         // 19: clogs.v1.HeartbeatRequest
+	(*SealOrder)(nil),                // 20: clogs.v1.SealOrder
+	(*HeartbeatResponse)(nil),        // 21: clogs.v1.HeartbeatResponse
+	(*StreamAllocExtentRequest)(nil), // 22: clogs.v1.StreamAllocExtentRequest
+	(*TruncateStreamRequest)(nil),    // 23: clogs.v1.TruncateStreamRequest
+	(*DeleteStreamRequest)(nil),      // 24: clogs.v1.DeleteStreamRequest
+	(*DeleteStreamResponse)(nil),     // 25: clogs.v1.DeleteStreamResponse
+	(*AllocIDRequest)(nil),           // 26: clogs.v1.AllocIDRequest
+	(*AllocIDResponse)(nil),          // 27: clogs.v1.AllocIDResponse
+	(*Replica)(nil),                  // 28: clogs.v1.Replica
+	(*DiskUsage)(nil),                // 29: clogs.v1.DiskUsage
 }
 var file_streammanager_proto_depIdxs = []int32{
-	4,  // 0: clogs.v1.StreamMeta.policy:type_name -> clogs.v1.StreamPolicy
-	27, // 1: clogs.v1.ExtentMeta.replicas:type_name -> clogs.v1.Replica
-	2,  // 2: clogs.v1.NodeStatus.node:type_name -> clogs.v1.NodeMeta
-	28, // 3: clogs.v1.NodeStatus.disks:type_name -> clogs.v1.DiskUsage
-	4,  // 4: clogs.v1.CreateStreamRequest.policy:type_name -> clogs.v1.StreamPolicy
-	4,  // 5: clogs.v1.SetStreamPolicyRequest.policy:type_name -> clogs.v1.StreamPolicy
-	0,  // 6: clogs.v1.StreamResponse.stream:type_name -> clogs.v1.StreamMeta
-	1,  // 7: clogs.v1.StreamResponse.extents:type_name -> clogs.v1.ExtentMeta
-	0,  // 8: clogs.v1.ListStreamsResponse.streams:type_name -> clogs.v1.StreamMeta
-	1,  // 9: clogs.v1.ExtentInfoResponse.extent:type_name -> clogs.v1.ExtentMeta
-	3,  // 10: clogs.v1.NodesInfoResponse.nodes:type_name -> clogs.v1.NodeStatus
-	28, // 11: clogs.v1.RegisterNodeRequest.disks:type_name -> clogs.v1.DiskUsage
-	28, // 12: clogs.v1.HeartbeatRequest.disks:type_name -> clogs.v1.DiskUsage
-	17, // 13: clogs.v1.HeartbeatRequest.unsealed:type_name -> clogs.v1.ReplicaReport
-	17, // 14: clogs.v1.HeartbeatRequest.replicas:type_name -> clogs.v1.ReplicaReport
-	17, // 15: clogs.v1.HeartbeatRequest.shards:type_name -> clogs.v1.ReplicaReport
-	19, // 16: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
-	5,  // 17: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
-	7,  // 18: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
-	9,  // 19: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
-	11, // 20: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
-	13, // 21: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
-	15, // 22: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
-	18, // 23: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
-	21, // 24: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
-	22, // 25: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
-	23, // 26: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
-	25, // 27: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
-	6,  // 28: clogs.v1.StreamManager.SetStreamPolicy:input_type -> clogs.v1.SetStreamPolicyRequest
-	8,  // 29: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
-	8,  // 30: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
-	10, // 31: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
-	12, // 32: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
-	14, // 33: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
-	16, // 34: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
-	20, // 35: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
-	8,  // 36: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
-	8,  // 37: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
-	24, // 38: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
-	26, // 39: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
-	8,  // 40: clogs.v1.StreamManager.SetStreamPolicy:output_type -> clogs.v1.StreamResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	5,  // 0: clogs.v1.StreamMeta.policy:type_name -> clogs.v1.StreamPolicy
+	28, // 1: clogs.v1.ExtentMeta.replicas:type_name -> clogs.v1.Replica
+	2,  // 2: clogs.v1.ExtentMeta.erasure:type_name -> clogs.v1.ErasureLayout
+	28, // 3: clogs.v1.ErasureLayout.shards:type_name -> clogs.v1.Replica
+	3,  // 4: clogs.v1.NodeStatus.node:type_name -> clogs.v1.NodeMeta
+	29, // 5: clogs.v1.NodeStatus.disks:type_name -> clogs.v1.DiskUsage
+	5,  // 6: clogs.v1.CreateStreamRequest.policy:type_name -> clogs.v1.StreamPolicy
+	5,  // 7: clogs.v1.SetStreamPolicyRequest.policy:type_name -> clogs.v1.StreamPolicy
+	0,  // 8: clogs.v1.StreamResponse.stream:type_name -> clogs.v1.StreamMeta
+	1,  // 9: clogs.v1.StreamResponse.extents:type_name -> clogs.v1.ExtentMeta
+	0,  // 10: clogs.v1.ListStreamsResponse.streams:type_name -> clogs.v1.StreamMeta
+	1,  // 11: clogs.v1.ExtentInfoResponse.extent:type_name -> clogs.v1.ExtentMeta
+	4,  // 12: clogs.v1.NodesInfoResponse.nodes:type_name -> clogs.v1.NodeStatus
+	29, // 13: clogs.v1.RegisterNodeRequest.disks:type_name -> clogs.v1.DiskUsage
+	29, // 14: clogs.v1.HeartbeatRequest.disks:type_name -> clogs.v1.DiskUsage
+	18, // 15: clogs.v1.HeartbeatRequest.unsealed:type_name -> clogs.v1.ReplicaReport
+	18, // 16: clogs.v1.HeartbeatRequest.replicas:type_name -> clogs.v1.ReplicaReport
+	18, // 17: clogs.v1.HeartbeatRequest.shards:type_name -> clogs.v1.ReplicaReport
+	20, // 18: clogs.v1.HeartbeatResponse.seal:type_name -> clogs.v1.SealOrder
+	6,  // 19: clogs.v1.StreamManager.CreateStream:input_type -> clogs.v1.CreateStreamRequest
+	8,  // 20: clogs.v1.StreamManager.StreamInfo:input_type -> clogs.v1.StreamInfoRequest
+	10, // 21: clogs.v1.StreamManager.ListStreams:input_type -> clogs.v1.ListStreamsRequest
+	12, // 22: clogs.v1.StreamManager.ExtentInfo:input_type -> clogs.v1.ExtentInfoRequest
+	14, // 23: clogs.v1.StreamManager.NodesInfo:input_type -> clogs.v1.NodesInfoRequest
+	16, // 24: clogs.v1.StreamManager.RegisterNode:input_type -> clogs.v1.RegisterNodeRequest
+	19, // 25: clogs.v1.StreamManager.Heartbeat:input_type -> clogs.v1.HeartbeatRequest
+	22, // 26: clogs.v1.StreamManager.StreamAllocExtent:input_type -> clogs.v1.StreamAllocExtentRequest
+	23, // 27: clogs.v1.StreamManager.TruncateStream:input_type -> clogs.v1.TruncateStreamRequest
+	24, // 28: clogs.v1.StreamManager.DeleteStream:input_type -> clogs.v1.DeleteStreamRequest
+	26, // 29: clogs.v1.StreamManager.AllocID:input_type -> clogs.v1.AllocIDRequest
+	7,  // 30: clogs.v1.StreamManager.SetStreamPolicy:input_type -> clogs.v1.SetStreamPolicyRequest
+	9,  // 31: clogs.v1.StreamManager.CreateStream:output_type -> clogs.v1.StreamResponse
+	9,  // 32: clogs.v1.StreamManager.StreamInfo:output_type -> clogs.v1.StreamResponse
+	11, // 33: clogs.v1.StreamManager.ListStreams:output_type -> clogs.v1.ListStreamsResponse
+	13, // 34: clogs.v1.StreamManager.ExtentInfo:output_type -> clogs.v1.ExtentInfoResponse
+	15, // 35: clogs.v1.StreamManager.NodesInfo:output_type -> clogs.v1.NodesInfoResponse
+	17, // 36: clogs.v1.StreamManager.RegisterNode:output_type -> clogs.v1.RegisterNodeResponse
+	21, // 37: clogs.v1.StreamManager.Heartbeat:output_type -> clogs.v1.HeartbeatResponse
+	9,  // 38: clogs.v1.StreamManager.StreamAllocExtent:output_type -> clogs.v1.StreamResponse
+	9,  // 39: clogs.v1.StreamManager.TruncateStream:output_type -> clogs.v1.StreamResponse
+	25, // 40: clogs.v1.StreamManager.DeleteStream:output_type -> clogs.v1.DeleteStreamResponse
+	27, // 41: clogs.v1.StreamManager.AllocID:output_type -> clogs.v1.AllocIDResponse
+	9,  // 42: clogs.v1.StreamManager.SetStreamPolicy:output_type -> clogs.v1.StreamResponse
+	31, // [31:43] is the sub-list for method output_type
+	19, // [19:31] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_streammanager_proto_init() }
@@ -1861,18 +1993,18 @@ func file_streammanager_proto_init() {
 		return
 	}
 	file_extent_proto_init()
-	file_streammanager_proto_msgTypes[7].OneofWrappers = []any{
+	file_streammanager_proto_msgTypes[8].OneofWrappers = []any{
 		(*StreamInfoRequest_Id)(nil),
 		(*StreamInfoRequest_Name)(nil),
 	}
-	file_streammanager_proto_msgTypes[17].OneofWrappers = []any{}
+	file_streammanager_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_streammanager_proto_rawDesc), len(file_streammanager_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
