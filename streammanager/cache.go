@@ -2,6 +2,7 @@ package streammanager
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,7 +112,7 @@ func idKey(dir string, id uint64) string { return dir + strconv.FormatUint(id, 1
 // resolved is a copy of e with every replica at its node's current address.
 func (c *metaCache) resolved(e *clogspb.ExtentMeta) *clogspb.ExtentMeta {
 	e = proto.Clone(e).(*clogspb.ExtentMeta)
-	for _, r := range e.Replicas {
+	for _, r := range append(slices.Clone(e.Replicas), e.GetErasure().GetShards()...) {
 		if n, ok := c.nodes[r.NodeId]; ok {
 			r.Addr = n.Addr
 		}

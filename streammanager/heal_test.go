@@ -8,6 +8,7 @@ package streammanager_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -470,4 +471,72 @@ func TestFailedDisksReplicasAreReplaced(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestColdExtentsAreCoded: a stream whose policy says 2+1 gets its
+// sealed extents erasure-coded: the layout names three shard nodes and no
+// replicas, every shard is on its node, the replica files are deleted
+// after the grace, and the tail stays replicated. A policy wider than the
+// live nodes is refused.
+func TestColdExtentsAreCoded(t *testing.T) {
+	c := startHealCluster(t, 3)
+	sm := c.smClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := sm.CreateStream(ctx, &clogspb.CreateStreamRequest{Name: "heal/cold", Policy: &clogspb.StreamPolicy{EcData: 4, EcParity: 2}})
+	if !errors.Is(streammanager.FromStatus(err), streammanager.ErrBadRequest) {
+		t.Fatalf("a 4+2 policy with three live nodes: %v, want bad-request", err)
+	}
+	created, err := sm.CreateStream(ctx, &clogspb.CreateStreamRequest{Name: "heal/cold", Policy: &clogspb.StreamPolicy{EcData: 2, EcParity: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := created.Stream.GetPolicy(); p.GetEcData() != 2 || p.GetEcParity() != 1 {
+		t.Fatalf("policy %v", p)
+	}
+	layout := c.write("heal/cold", 20)
+	var sealed []uint64
+	for _, e := range layout.Extents {
+		if e.Sealed {
+			sealed = append(sealed, e.Id)
+		}
+	}
+	eventually(t, 30*time.Second, "the sealed extents to be coded", func() bool {
+		for _, e := range c.layout("heal/cold").Extents {
+			if slices.Contains(sealed, e.Id) && (e.Erasure == nil || len(e.Replicas) != 0) {
+				return false
+			}
+		}
+		return true
+	})
+	got := c.layout("heal/cold")
+	if tail := got.Extents[len(got.Extents)-1]; tail.Erasure != nil || len(tail.Replicas) != 3 {
+		t.Fatalf("the tail was coded: %v", tail)
+	}
+	for _, e := range got.Extents[:len(got.Extents)-1] {
+		l := e.Erasure
+		if l.DataShards != 2 || l.ParityShards != 1 || len(l.Shards) != 3 {
+			t.Fatalf("extent %d layout %v", e.Id, l)
+		}
+		for i, s := range l.Shards {
+			if !c.hasShard(c.nodeAt(s.Addr), e.Id, i) {
+				t.Fatalf("extent %d: shard %d is not on node %s", e.Id, i, s.Addr)
+			}
+		}
+	}
+	eventually(t, 30*time.Second, "the replica files of coded extents to be deleted", func() bool {
+		for i := range c.nodes {
+			for _, id := range sealed {
+				if c.hasFile(i, id) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func (c *healCluster) hasShard(i int, id uint64, index int) bool {
+	_, err := os.Stat(filepath.Join(c.dirs[i], fmt.Sprintf("%016x.shard%d", id, index)))
+	return err == nil
 }

@@ -50,6 +50,9 @@ type Manager struct {
 	orphans         map[nodeExtent]time.Time // unreferenced extent files, since when
 	repairing       map[uint64]bool          // extents with a repair running
 	repairFailures  map[nodeExtent]int       // in-place repairs that failed in a row
+	shardReports    map[uint64]*shardReport  // node -> the shards it reported last (coding.go)
+	shardOrphans    map[nodeShard]time.Time  // unreferenced shard files, since when
+	shardDeletes    []nodeShard              // due for deletion
 	underReplicated int                      // sealed extents not known whole on three live nodes, at the last pass
 
 	ctx        context.Context
@@ -95,6 +98,7 @@ func New(cfg Config) (*Manager, error) {
 		live: map[uint64]*nodeLive{}, needRepair: map[uint64]uint64{}, streamLocks: map[uint64]*sync.Mutex{},
 		reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{},
 		repairFailures: map[nodeExtent]int{},
+		shardReports:   map[uint64]*shardReport{}, shardOrphans: map[nodeShard]time.Time{},
 	}
 	m.metrics = newMetrics(m)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -254,6 +258,7 @@ func (m *Manager) becomeLeader(t *term) error {
 	m.nextID, m.idLimit = cache.storedNextID, cache.storedNextID
 	m.reports, m.orphans, m.underReplicated = map[uint64]*nodeReport{}, map[nodeExtent]time.Time{}, 0
 	m.repairFailures = map[nodeExtent]int{}
+	m.shardReports, m.shardOrphans, m.shardDeletes = map[uint64]*shardReport{}, map[nodeShard]time.Time{}, nil
 	m.lg.Info("became leader", zap.String("addr", m.Addr()), zap.Int("streams", len(cache.streams)), zap.Int("extents", len(cache.extents)), zap.Int("nodes", len(cache.nodes)), zap.Int64("revision", cache.rev))
 	return nil
 }

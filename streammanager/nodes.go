@@ -82,6 +82,7 @@ func (m *Manager) heartbeat(req *clogspb.HeartbeatRequest) (*clogspb.HeartbeatRe
 	resp := &clogspb.HeartbeatResponse{Revision: m.cache.rev}
 	if req.GetFullReport() {
 		resp.DeleteExtents = m.noteReportLocked(req.GetNodeId(), req.GetReplicas())
+		m.noteShardsLocked(req.GetNodeId(), req.GetShards())
 	}
 	for _, r := range req.GetUnsealed() {
 		e, ok := m.cache.extents[r.GetExtentId()]

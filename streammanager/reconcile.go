@@ -147,7 +147,20 @@ func (m *Manager) reconcileOnce(ctx context.Context) {
 			m.runRepair(ctx, task)
 		})
 	}
+	for _, task := range m.planCoding(time.Now()) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			m.runCoding(ctx, task)
+		})
+	}
 	wg.Wait()
+	m.deleteOrphanShards(ctx)
 	m.applyRetention(ctx, time.Now())
 }
 

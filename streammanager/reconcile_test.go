@@ -23,7 +23,7 @@ func newPlanner(t *testing.T) *planner {
 	now := time.Now()
 	m := &Manager{cfg: DefaultConfig(), lg: zap.NewNop(), live: map[uint64]*nodeLive{}, needRepair: map[uint64]uint64{},
 		streamLocks: map[uint64]*sync.Mutex{}, reports: map[uint64]*nodeReport{}, orphans: map[nodeExtent]time.Time{}, repairing: map[uint64]bool{},
-		repairFailures: map[nodeExtent]int{}}
+		repairFailures: map[nodeExtent]int{}, shardReports: map[uint64]*shardReport{}, shardOrphans: map[nodeShard]time.Time{}}
 	m.metrics = newMetrics(m)
 	m.cache = newMetaCache()
 	m.term = &term{began: now.Add(-time.Hour)}

@@ -29,6 +29,7 @@ type metrics struct {
 	orphansDeleted   prometheus.Counter
 	extentsTruncated prometheus.Counter
 	spaceReclaims    prometheus.Counter
+	codings          *prometheus.CounterVec // by outcome
 }
 
 func newMetrics(m *Manager) *metrics {
@@ -46,6 +47,14 @@ func newMetrics(m *Manager) *metrics {
 	mt.orphansDeleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_orphan_deletes_total", Help: "Unreferenced extent files nodes were told to delete."})
 	mt.extentsTruncated = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_extents_retired_total", Help: "Sealed extents dropped from streams by retention."})
 	mt.spaceReclaims = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_etcd_space_reclaims_total", Help: "Times the leader cleared etcd's NOSPACE alarm by compacting and defragmenting."})
+	mt.codings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clogs_sm_codings_total",
+		Help: "Sealed extents erasure-coded, by outcome (done, failed)."}, []string{"outcome"})
+	mt.registry.MustRegister(mt.codings,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_coded_extents", Help: "Erasure-coded extents."},
+			func() float64 { c, _ := m.codingStats(); return float64(c) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_coding_saved_bytes",
+			Help: "Bytes erasure coding saves against three replicas of the coded extents."},
+			func() float64 { _, b := m.codingStats(); return float64(b) }))
 	mt.registry.MustRegister(mt.repairs, mt.bytesRepaired, mt.orphansDeleted, mt.extentsTruncated, mt.spaceReclaims,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_under_replicated_extents",
 			Help: "Sealed extents not known to be whole on three live nodes, at the last reconciliation pass."},
@@ -100,6 +109,9 @@ type Status struct {
 	UnderReplicated int      `json:"under_replicated_extents"`
 	Repairing       []uint64 `json:"repairing,omitempty"`
 	Orphans         int      `json:"orphan_extent_files"`
+	// CodedExtents and CodingSavedBytes: erasure coding (coding.go).
+	CodedExtents     int    `json:"coded_extents"`
+	CodingSavedBytes uint64 `json:"coding_saved_bytes"`
 }
 
 func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -132,6 +144,7 @@ func (m *Manager) status(ctx context.Context) Status {
 	}
 	slices.Sort(st.NeedRepair)
 	st.UnderReplicated, st.Orphans = m.underReplicated, len(m.orphans)
+	st.CodedExtents, st.CodingSavedBytes = m.codingStatsLocked()
 	for id := range m.repairing {
 		st.Repairing = append(st.Repairing, id)
 	}

@@ -41,6 +41,9 @@ func (m *Manager) createStream(name string, policy *clogspb.StreamPolicy) (*clog
 	if err := validatePolicy(policy); err != nil {
 		return nil, err
 	}
+	if err := m.validateCodingLeader(policy); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, err := m.leaderLocked()
@@ -78,6 +81,9 @@ func validatePolicy(p *clogspb.StreamPolicy) error {
 // applies it.
 func (m *Manager) setStreamPolicy(id uint64, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
 	if err := validatePolicy(policy); err != nil {
+		return nil, err
+	}
+	if err := m.validateCodingLeader(policy); err != nil {
 		return nil, err
 	}
 	lock := m.streamLock(id)
