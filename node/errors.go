@@ -43,6 +43,9 @@ var (
 	// ErrShardTargetFailed: a node that was to take a shard from
 	// EncodeShards failed; the error wraps that node's own error too.
 	ErrShardTargetFailed = errors.New("node: a shard target failed")
+	// ErrTooFewShards: fewer than d of a shard rebuild's sources could
+	// be read, for the whole shard or for one of its stripes.
+	ErrTooFewShards = errors.New("node: too few good shards to rebuild from")
 )
 
 // codeTable is the one place that maps domain errors to gRPC codes and
@@ -54,6 +57,9 @@ var codeTable = rpcerr.Table{
 	rpcerr.Map(ErrSourceMismatch, codes.FailedPrecondition, "source-mismatch"),
 	// A shard target's failure wraps that target's own error too.
 	rpcerr.Map(ErrShardTargetFailed, codes.FailedPrecondition, "shard-target-failed"),
+	// Before the shard errors: a rebuild that found too few good sources
+	// may wrap their corruption.
+	rpcerr.Map(ErrTooFewShards, codes.FailedPrecondition, "too-few-shards"),
 	// First: a replica's failure wraps that replica's own error (not
 	// found, sealed, ...), which is not this node's answer.
 	rpcerr.Map(ErrReplicaFailed, codes.FailedPrecondition, "replica-failed"),

@@ -1646,6 +1646,220 @@ func (x *ReadShardResponse) GetChunks() [][]byte {
 	return nil
 }
 
+// RebuildShard goes to the node that is to hold shard index of a coded
+// extent, in place of a lost or damaged one. The node reads any d good
+// shards of the coding from sources with ReadShard, regenerates its shard
+// byte-identical to the one EncodeShards wrote, and keeps it the way
+// PutShard does: a partial file, fsynced, every chunk checked, renamed
+// into place (replacing a shard of that name), the directory synced. It
+// answers only then. A node that already holds the shard whole (its
+// header matches the request and every chunk passes its checksum) answers
+// at once with written 0. The writes go at the node's repair rate. A
+// rebuild that fails leaves nothing; too few good sources fail it with
+// "too-few-shards".
+type RebuildShardRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ExtentId uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
+	// The shard to build on this node, 0 to d+p-1.
+	Index        uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	SealedLength uint64 `protobuf:"varint,3,opt,name=sealed_length,json=sealedLength,proto3" json:"sealed_length,omitempty"`
+	DataShards   uint32 `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards uint32 `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	// A power of two from 512 bytes to 4 MiB; 0 means the default, 64 KiB.
+	ChunkSize uint32 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	// Where the other shards are: at least d of them, distinct indexes,
+	// none the shard being built.
+	Sources       []*ShardSource `protobuf:"bytes,7,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildShardRequest) Reset() {
+	*x = RebuildShardRequest{}
+	mi := &file_extent_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildShardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildShardRequest) ProtoMessage() {}
+
+func (x *RebuildShardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildShardRequest.ProtoReflect.Descriptor instead.
+func (*RebuildShardRequest) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RebuildShardRequest) GetExtentId() uint64 {
+	if x != nil {
+		return x.ExtentId
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetSealedLength() uint64 {
+	if x != nil {
+		return x.SealedLength
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetParityShards() uint32 {
+	if x != nil {
+		return x.ParityShards
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetChunkSize() uint32 {
+	if x != nil {
+		return x.ChunkSize
+	}
+	return 0
+}
+
+func (x *RebuildShardRequest) GetSources() []*ShardSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// ShardSource is one shard of a coded extent and the node that holds it.
+type ShardSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Addr          string                 `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardSource) Reset() {
+	*x = ShardSource{}
+	mi := &file_extent_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardSource) ProtoMessage() {}
+
+func (x *ShardSource) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardSource.ProtoReflect.Descriptor instead.
+func (*ShardSource) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ShardSource) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ShardSource) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+type RebuildShardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bytes of shard file written: 0 when the node held it whole.
+	Written uint64 `protobuf:"varint,1,opt,name=written,proto3" json:"written,omitempty"`
+	// The size of the shard file.
+	ShardSize     uint64 `protobuf:"varint,2,opt,name=shard_size,json=shardSize,proto3" json:"shard_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildShardResponse) Reset() {
+	*x = RebuildShardResponse{}
+	mi := &file_extent_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildShardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildShardResponse) ProtoMessage() {}
+
+func (x *RebuildShardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extent_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildShardResponse.ProtoReflect.Descriptor instead.
+func (*RebuildShardResponse) Descriptor() ([]byte, []int) {
+	return file_extent_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RebuildShardResponse) GetWritten() uint64 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+func (x *RebuildShardResponse) GetShardSize() uint64 {
+	if x != nil {
+		return x.ShardSize
+	}
+	return 0
+}
+
 type DeleteShardRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExtentId      uint64                 `protobuf:"varint,1,opt,name=extent_id,json=extentId,proto3" json:"extent_id,omitempty"`
@@ -1656,7 +1870,7 @@ type DeleteShardRequest struct {
 
 func (x *DeleteShardRequest) Reset() {
 	*x = DeleteShardRequest{}
-	mi := &file_extent_proto_msgTypes[28]
+	mi := &file_extent_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1882,7 @@ func (x *DeleteShardRequest) String() string {
 func (*DeleteShardRequest) ProtoMessage() {}
 
 func (x *DeleteShardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[28]
+	mi := &file_extent_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1895,7 @@ func (x *DeleteShardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteShardRequest.ProtoReflect.Descriptor instead.
 func (*DeleteShardRequest) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{28}
+	return file_extent_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteShardRequest) GetExtentId() uint64 {
@@ -1706,7 +1920,7 @@ type DeleteShardResponse struct {
 
 func (x *DeleteShardResponse) Reset() {
 	*x = DeleteShardResponse{}
-	mi := &file_extent_proto_msgTypes[29]
+	mi := &file_extent_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1932,7 @@ func (x *DeleteShardResponse) String() string {
 func (*DeleteShardResponse) ProtoMessage() {}
 
 func (x *DeleteShardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[29]
+	mi := &file_extent_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1731,7 +1945,7 @@ func (x *DeleteShardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteShardResponse.ProtoReflect.Descriptor instead.
 func (*DeleteShardResponse) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{29}
+	return file_extent_proto_rawDescGZIP(), []int{32}
 }
 
 // ErrorDetail rides in the details of a gRPC status, so that clients can
@@ -1755,7 +1969,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_extent_proto_msgTypes[30]
+	mi := &file_extent_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1981,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_extent_proto_msgTypes[30]
+	mi := &file_extent_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1994,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_extent_proto_rawDescGZIP(), []int{30}
+	return file_extent_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ErrorDetail) GetReason() string {
@@ -1928,7 +2142,24 @@ const file_extent_proto_rawDesc = "" +
 	"\x11ReadShardResponse\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12!\n" +
 	"\ffirst_stripe\x18\x02 \x01(\x04R\vfirstStripe\x12\x16\n" +
-	"\x06chunks\x18\x03 \x03(\fR\x06chunks\"G\n" +
+	"\x06chunks\x18\x03 \x03(\fR\x06chunks\"\x83\x02\n" +
+	"\x13RebuildShardRequest\x12\x1b\n" +
+	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12#\n" +
+	"\rsealed_length\x18\x03 \x01(\x04R\fsealedLength\x12\x1f\n" +
+	"\vdata_shards\x18\x04 \x01(\rR\n" +
+	"dataShards\x12#\n" +
+	"\rparity_shards\x18\x05 \x01(\rR\fparityShards\x12\x1d\n" +
+	"\n" +
+	"chunk_size\x18\x06 \x01(\rR\tchunkSize\x12/\n" +
+	"\asources\x18\a \x03(\v2\x15.clogs.v1.ShardSourceR\asources\"7\n" +
+	"\vShardSource\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04addr\x18\x02 \x01(\tR\x04addr\"O\n" +
+	"\x14RebuildShardResponse\x12\x18\n" +
+	"\awritten\x18\x01 \x01(\x04R\awritten\x12\x1d\n" +
+	"\n" +
+	"shard_size\x18\x02 \x01(\x04R\tshardSize\"G\n" +
 	"\x12DeleteShardRequest\x12\x1b\n" +
 	"\textent_id\x18\x01 \x01(\x04R\bextentId\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\"\x15\n" +
@@ -1938,7 +2169,7 @@ const file_extent_proto_rawDesc = "" +
 	"\textent_id\x18\x02 \x01(\x04R\bextentId\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x04R\x03end\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\tR\x06leader2\xdf\a\n" +
+	"\x06leader\x18\x05 \x01(\tR\x06leader2\xae\b\n" +
 	"\rExtentService\x12M\n" +
 	"\fAppendBlocks\x12\x1d.clogs.v1.AppendBlocksRequest\x1a\x1e.clogs.v1.AppendBlocksResponse\x12V\n" +
 	"\x0fReplicateBlocks\x12 .clogs.v1.ReplicateBlocksRequest\x1a!.clogs.v1.ReplicateBlocksResponse\x12I\n" +
@@ -1953,7 +2184,8 @@ const file_extent_proto_rawDesc = "" +
 	"\fEncodeShards\x12\x1d.clogs.v1.EncodeShardsRequest\x1a\x1e.clogs.v1.EncodeShardsResponse\x12C\n" +
 	"\bPutShard\x12\x19.clogs.v1.PutShardRequest\x1a\x1a.clogs.v1.PutShardResponse(\x01\x12F\n" +
 	"\tReadShard\x12\x1a.clogs.v1.ReadShardRequest\x1a\x1b.clogs.v1.ReadShardResponse0\x01\x12J\n" +
-	"\vDeleteShard\x12\x1c.clogs.v1.DeleteShardRequest\x1a\x1d.clogs.v1.DeleteShardResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
+	"\vDeleteShard\x12\x1c.clogs.v1.DeleteShardRequest\x1a\x1d.clogs.v1.DeleteShardResponse\x12M\n" +
+	"\fRebuildShard\x12\x1d.clogs.v1.RebuildShardRequest\x1a\x1e.clogs.v1.RebuildShardResponseB)Z'github.com/clogs-io/clogs/proto;clogspbb\x06proto3"
 
 var (
 	file_extent_proto_rawDescOnce sync.Once
@@ -1967,7 +2199,7 @@ func file_extent_proto_rawDescGZIP() []byte {
 	return file_extent_proto_rawDescData
 }
 
-var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_extent_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_extent_proto_goTypes = []any{
 	(*Block)(nil),                   // 0: clogs.v1.Block
 	(*BlockAt)(nil),                 // 1: clogs.v1.BlockAt
@@ -1997,9 +2229,12 @@ var file_extent_proto_goTypes = []any{
 	(*PutShardResponse)(nil),        // 25: clogs.v1.PutShardResponse
 	(*ReadShardRequest)(nil),        // 26: clogs.v1.ReadShardRequest
 	(*ReadShardResponse)(nil),       // 27: clogs.v1.ReadShardResponse
-	(*DeleteShardRequest)(nil),      // 28: clogs.v1.DeleteShardRequest
-	(*DeleteShardResponse)(nil),     // 29: clogs.v1.DeleteShardResponse
-	(*ErrorDetail)(nil),             // 30: clogs.v1.ErrorDetail
+	(*RebuildShardRequest)(nil),     // 28: clogs.v1.RebuildShardRequest
+	(*ShardSource)(nil),             // 29: clogs.v1.ShardSource
+	(*RebuildShardResponse)(nil),    // 30: clogs.v1.RebuildShardResponse
+	(*DeleteShardRequest)(nil),      // 31: clogs.v1.DeleteShardRequest
+	(*DeleteShardResponse)(nil),     // 32: clogs.v1.DeleteShardResponse
+	(*ErrorDetail)(nil),             // 33: clogs.v1.ErrorDetail
 }
 var file_extent_proto_depIdxs = []int32{
 	0,  // 0: clogs.v1.AppendBlocksRequest.blocks:type_name -> clogs.v1.Block
@@ -2010,37 +2245,40 @@ var file_extent_proto_depIdxs = []int32{
 	2,  // 5: clogs.v1.RepairExtentRequest.replicas:type_name -> clogs.v1.Replica
 	20, // 6: clogs.v1.DiskUsageResponse.disks:type_name -> clogs.v1.DiskUsage
 	2,  // 7: clogs.v1.EncodeShardsRequest.targets:type_name -> clogs.v1.Replica
-	3,  // 8: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
-	5,  // 9: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
-	7,  // 10: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
-	9,  // 11: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
-	11, // 12: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
-	13, // 13: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
-	15, // 14: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
-	19, // 15: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
-	17, // 16: clogs.v1.ExtentService.RepairExtent:input_type -> clogs.v1.RepairExtentRequest
-	22, // 17: clogs.v1.ExtentService.EncodeShards:input_type -> clogs.v1.EncodeShardsRequest
-	24, // 18: clogs.v1.ExtentService.PutShard:input_type -> clogs.v1.PutShardRequest
-	26, // 19: clogs.v1.ExtentService.ReadShard:input_type -> clogs.v1.ReadShardRequest
-	28, // 20: clogs.v1.ExtentService.DeleteShard:input_type -> clogs.v1.DeleteShardRequest
-	4,  // 21: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
-	6,  // 22: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
-	8,  // 23: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
-	10, // 24: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
-	12, // 25: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
-	14, // 26: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
-	16, // 27: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
-	21, // 28: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
-	18, // 29: clogs.v1.ExtentService.RepairExtent:output_type -> clogs.v1.RepairExtentResponse
-	23, // 30: clogs.v1.ExtentService.EncodeShards:output_type -> clogs.v1.EncodeShardsResponse
-	25, // 31: clogs.v1.ExtentService.PutShard:output_type -> clogs.v1.PutShardResponse
-	27, // 32: clogs.v1.ExtentService.ReadShard:output_type -> clogs.v1.ReadShardResponse
-	29, // 33: clogs.v1.ExtentService.DeleteShard:output_type -> clogs.v1.DeleteShardResponse
-	21, // [21:34] is the sub-list for method output_type
-	8,  // [8:21] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	29, // 8: clogs.v1.RebuildShardRequest.sources:type_name -> clogs.v1.ShardSource
+	3,  // 9: clogs.v1.ExtentService.AppendBlocks:input_type -> clogs.v1.AppendBlocksRequest
+	5,  // 10: clogs.v1.ExtentService.ReplicateBlocks:input_type -> clogs.v1.ReplicateBlocksRequest
+	7,  // 11: clogs.v1.ExtentService.ReadBlocks:input_type -> clogs.v1.ReadBlocksRequest
+	9,  // 12: clogs.v1.ExtentService.AllocExtent:input_type -> clogs.v1.AllocExtentRequest
+	11, // 13: clogs.v1.ExtentService.CommitLength:input_type -> clogs.v1.CommitLengthRequest
+	13, // 14: clogs.v1.ExtentService.Seal:input_type -> clogs.v1.SealRequest
+	15, // 15: clogs.v1.ExtentService.DeleteExtent:input_type -> clogs.v1.DeleteExtentRequest
+	19, // 16: clogs.v1.ExtentService.DiskUsage:input_type -> clogs.v1.DiskUsageRequest
+	17, // 17: clogs.v1.ExtentService.RepairExtent:input_type -> clogs.v1.RepairExtentRequest
+	22, // 18: clogs.v1.ExtentService.EncodeShards:input_type -> clogs.v1.EncodeShardsRequest
+	24, // 19: clogs.v1.ExtentService.PutShard:input_type -> clogs.v1.PutShardRequest
+	26, // 20: clogs.v1.ExtentService.ReadShard:input_type -> clogs.v1.ReadShardRequest
+	31, // 21: clogs.v1.ExtentService.DeleteShard:input_type -> clogs.v1.DeleteShardRequest
+	28, // 22: clogs.v1.ExtentService.RebuildShard:input_type -> clogs.v1.RebuildShardRequest
+	4,  // 23: clogs.v1.ExtentService.AppendBlocks:output_type -> clogs.v1.AppendBlocksResponse
+	6,  // 24: clogs.v1.ExtentService.ReplicateBlocks:output_type -> clogs.v1.ReplicateBlocksResponse
+	8,  // 25: clogs.v1.ExtentService.ReadBlocks:output_type -> clogs.v1.ReadBlocksResponse
+	10, // 26: clogs.v1.ExtentService.AllocExtent:output_type -> clogs.v1.AllocExtentResponse
+	12, // 27: clogs.v1.ExtentService.CommitLength:output_type -> clogs.v1.CommitLengthResponse
+	14, // 28: clogs.v1.ExtentService.Seal:output_type -> clogs.v1.SealResponse
+	16, // 29: clogs.v1.ExtentService.DeleteExtent:output_type -> clogs.v1.DeleteExtentResponse
+	21, // 30: clogs.v1.ExtentService.DiskUsage:output_type -> clogs.v1.DiskUsageResponse
+	18, // 31: clogs.v1.ExtentService.RepairExtent:output_type -> clogs.v1.RepairExtentResponse
+	23, // 32: clogs.v1.ExtentService.EncodeShards:output_type -> clogs.v1.EncodeShardsResponse
+	25, // 33: clogs.v1.ExtentService.PutShard:output_type -> clogs.v1.PutShardResponse
+	27, // 34: clogs.v1.ExtentService.ReadShard:output_type -> clogs.v1.ReadShardResponse
+	32, // 35: clogs.v1.ExtentService.DeleteShard:output_type -> clogs.v1.DeleteShardResponse
+	30, // 36: clogs.v1.ExtentService.RebuildShard:output_type -> clogs.v1.RebuildShardResponse
+	23, // [23:37] is the sub-list for method output_type
+	9,  // [9:23] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_extent_proto_init() }
@@ -2055,7 +2293,7 @@ func file_extent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_extent_proto_rawDesc), len(file_extent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

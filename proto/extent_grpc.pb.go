@@ -35,6 +35,7 @@ const (
 	ExtentService_PutShard_FullMethodName        = "/clogs.v1.ExtentService/PutShard"
 	ExtentService_ReadShard_FullMethodName       = "/clogs.v1.ExtentService/ReadShard"
 	ExtentService_DeleteShard_FullMethodName     = "/clogs.v1.ExtentService/DeleteShard"
+	ExtentService_RebuildShard_FullMethodName    = "/clogs.v1.ExtentService/RebuildShard"
 )
 
 // ExtentServiceClient is the client API for ExtentService service.
@@ -54,6 +55,7 @@ type ExtentServiceClient interface {
 	PutShard(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutShardRequest, PutShardResponse], error)
 	ReadShard(ctx context.Context, in *ReadShardRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadShardResponse], error)
 	DeleteShard(ctx context.Context, in *DeleteShardRequest, opts ...grpc.CallOption) (*DeleteShardResponse, error)
+	RebuildShard(ctx context.Context, in *RebuildShardRequest, opts ...grpc.CallOption) (*RebuildShardResponse, error)
 }
 
 type extentServiceClient struct {
@@ -215,6 +217,16 @@ func (c *extentServiceClient) DeleteShard(ctx context.Context, in *DeleteShardRe
 	return out, nil
 }
 
+func (c *extentServiceClient) RebuildShard(ctx context.Context, in *RebuildShardRequest, opts ...grpc.CallOption) (*RebuildShardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RebuildShardResponse)
+	err := c.cc.Invoke(ctx, ExtentService_RebuildShard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExtentServiceServer is the server API for ExtentService service.
 // All implementations must embed UnimplementedExtentServiceServer
 // for forward compatibility.
@@ -232,6 +244,7 @@ type ExtentServiceServer interface {
 	PutShard(grpc.ClientStreamingServer[PutShardRequest, PutShardResponse]) error
 	ReadShard(*ReadShardRequest, grpc.ServerStreamingServer[ReadShardResponse]) error
 	DeleteShard(context.Context, *DeleteShardRequest) (*DeleteShardResponse, error)
+	RebuildShard(context.Context, *RebuildShardRequest) (*RebuildShardResponse, error)
 	mustEmbedUnimplementedExtentServiceServer()
 }
 
@@ -280,6 +293,9 @@ func (UnimplementedExtentServiceServer) ReadShard(*ReadShardRequest, grpc.Server
 }
 func (UnimplementedExtentServiceServer) DeleteShard(context.Context, *DeleteShardRequest) (*DeleteShardResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteShard not implemented")
+}
+func (UnimplementedExtentServiceServer) RebuildShard(context.Context, *RebuildShardRequest) (*RebuildShardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RebuildShard not implemented")
 }
 func (UnimplementedExtentServiceServer) mustEmbedUnimplementedExtentServiceServer() {}
 func (UnimplementedExtentServiceServer) testEmbeddedByValue()                       {}
@@ -511,6 +527,24 @@ func _ExtentService_DeleteShard_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ExtentService_RebuildShard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RebuildShardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtentServiceServer).RebuildShard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ExtentService_RebuildShard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtentServiceServer).RebuildShard(ctx, req.(*RebuildShardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ExtentService_ServiceDesc is the grpc.ServiceDesc for ExtentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -557,6 +591,10 @@ var ExtentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteShard",
 			Handler:    _ExtentService_DeleteShard_Handler,
+		},
+		{
+			MethodName: "RebuildShard",
+			Handler:    _ExtentService_RebuildShard_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
