@@ -20,18 +20,33 @@ type jsonOption struct {
 type policyOptions struct {
 	maxAge   time.Duration
 	maxBytes daemon.ByteSize
+	ec       string
+	ecAfter  time.Duration
 }
 
 func (p *policyOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&p.maxAge, "max-age", 0, "retention: drop sealed extents sealed longer ago than this (0: keep)")
 	f.Var(&p.maxBytes, "max-bytes", "retention: drop the oldest sealed extents while the stream's sealed bytes exceed this (KiB, MiB, GiB suffixes; 0: keep)")
+	f.StringVar(&p.ec, "ec", "", "erasure-code sealed extents into D+P shards on distinct nodes, e.g. 4+2 (empty: keep three replicas)")
+	f.DurationVar(&p.ecAfter, "ec-after", 0, "with --ec: code extents sealed at least this long ago")
 }
 
 func (p *policyOptions) policy() (*clogspb.StreamPolicy, error) {
 	if p.maxAge < 0 || p.maxAge%time.Second != 0 {
 		return nil, &usageError{fmt.Errorf("--max-age %v: whole seconds, not negative", p.maxAge)}
 	}
-	return &clogspb.StreamPolicy{MaxAgeSeconds: int64(p.maxAge / time.Second), MaxBytes: uint64(p.maxBytes)}, nil
+	policy := &clogspb.StreamPolicy{MaxAgeSeconds: int64(p.maxAge / time.Second), MaxBytes: uint64(p.maxBytes)}
+	if p.ec != "" {
+		var d, par uint32
+		if n, err := fmt.Sscanf(p.ec, "%d+%d", &d, &par); err != nil || n != 2 || d == 0 || par == 0 || fmt.Sprintf("%d+%d", d, par) != p.ec {
+			return nil, &usageError{fmt.Errorf("--ec %q: want D+P, like 4+2", p.ec)}
+		}
+		if p.ecAfter < 0 || p.ecAfter%time.Second != 0 {
+			return nil, &usageError{fmt.Errorf("--ec-after %v: whole seconds, not negative", p.ecAfter)}
+		}
+		policy.EcData, policy.EcParity, policy.EcAfterSeconds = d, par, int64(p.ecAfter/time.Second)
+	}
+	return policy, nil
 }
 
 func newCreateCmd(global *globalOptions) *cobra.Command {
@@ -87,7 +102,10 @@ func newPolicyCmd(global *globalOptions) *cobra.Command {
 extents from the front of the stream when they were sealed longer ago than
 --max-age, and while the stream's sealed bytes exceed --max-bytes. The tail
 is never dropped. 0 (the default) means no limit, so "policy NAME" alone
-clears the policy.`,
+clears the policy. --ec D+P (with --ec-after) erasure-codes sealed extents
+into D data and P parity shards on distinct nodes once they have been sealed
+that long: (D+P)/D of the bytes instead of three copies, readable while at
+most P shards are lost.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -131,6 +149,9 @@ func policyString(p *clogspb.StreamPolicy) string {
 	}
 	if p.GetMaxBytes() > 0 {
 		parts = append(parts, "max-bytes "+daemon.ByteSize(p.GetMaxBytes()).String())
+	}
+	if p.GetEcData() > 0 {
+		parts = append(parts, fmt.Sprintf("ec %d+%d after %v", p.GetEcData(), p.GetEcParity(), time.Duration(p.GetEcAfterSeconds())*time.Second))
 	}
 	if len(parts) == 0 {
 		return "keep everything"

@@ -83,9 +83,9 @@ func TestCreateLsInfo(t *testing.T) {
 	}
 	for i, e := range info.Extents {
 		f := strings.Fields(rows[i])
-		want := []string{itoa(e.Id), "open", "-"}
+		want := []string{itoa(e.Id), "open", "-", "replicated"}
 		if e.Sealed {
-			want = []string{itoa(e.Id), "sealed", itoa(e.SealedLength)}
+			want = []string{itoa(e.Id), "sealed", itoa(e.SealedLength), "replicated"}
 		}
 		for _, r := range e.Replicas {
 			want = append(want, itoa(r.NodeId)+"@"+r.Addr)
@@ -175,6 +175,16 @@ func TestRetentionPolicy(t *testing.T) {
 	out, stderr, code = runCLI(t, sm, "policy", "app/kept", "--max-bytes", "1MiB")
 	if code != 0 || strings.TrimSpace(out) != "app/kept: max-bytes 1MiB" {
 		t.Fatalf("policy: exit %d, %q %s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, sm, "policy", "app/kept", "--ec", "2+1", "--ec-after", "1h")
+	if code != 0 || strings.TrimSpace(out) != "app/kept: ec 2+1 after 1h0m0s" {
+		t.Fatalf("policy --ec: exit %d, %q %s", code, out, stderr)
+	}
+	if _, stderr, code := runCLI(t, sm, "policy", "app/kept", "--ec", "4+2"); code == 0 || !strings.Contains(stderr, "live nodes") {
+		t.Fatalf("--ec 4+2 on three nodes: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, sm, "policy", "app/kept", "--ec", "4-2"); code == 0 || !strings.Contains(stderr, "--ec") {
+		t.Fatalf("--ec 4-2: exit %d, %s", code, stderr)
 	}
 	out, _, code = runCLI(t, sm, "policy", "app/kept")
 	if code != 0 || strings.TrimSpace(out) != "app/kept: keep everything" {

@@ -52,17 +52,21 @@ func printStreamInfo(cmd *cobra.Command, resp *clogspb.StreamResponse) error {
 	fmt.Fprintf(out, "stream %d %s\ncreated %s\nretention %s\nextents %d\n\n",
 		s.GetId(), s.GetName(), formatTime(s.GetCreatedUnixNano()), policyString(s.GetPolicy()), len(resp.GetExtents()))
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "EXTENT\tSTATE\tSEALED-LENGTH\tREPLICAS")
+	fmt.Fprintln(tw, "EXTENT\tSTATE\tSEALED-LENGTH\tLAYOUT\tREPLICAS OR SHARDS")
 	for _, e := range resp.GetExtents() {
 		state, length := "open", "-"
 		if e.GetSealed() {
 			state, length = "sealed", fmt.Sprint(e.GetSealedLength())
 		}
-		replicas := make([]string, 0, len(e.GetReplicas()))
-		for _, r := range e.GetReplicas() {
-			replicas = append(replicas, fmt.Sprintf("%d@%s", r.GetNodeId(), r.GetAddr()))
+		layout, places := "replicated", e.GetReplicas()
+		if l := e.GetErasure(); l != nil {
+			layout, places = fmt.Sprintf("ec %d+%d", l.GetDataShards(), l.GetParityShards()), l.GetShards()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.GetId(), state, length, strings.Join(replicas, " "))
+		where := make([]string, 0, len(places))
+		for _, r := range places {
+			where = append(where, fmt.Sprintf("%d@%s", r.GetNodeId(), r.GetAddr()))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.GetId(), state, length, layout, strings.Join(where, " "))
 	}
 	return tw.Flush()
 }
