@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask bench-repair fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask bench-repair bench-erasure fuzz proto verify-proto clean
 
 all: build
 
@@ -75,6 +75,11 @@ bench-collector:
 bench-repair:
 	bash scripts/bench-repair.sh
 
+## bench-erasure: Reed-Solomon encode, coded and degraded reads, storage
+## ratio, on one core (4+2, 2+1, 3+2 of a 64 MiB extent)
+bench-erasure:
+	$(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 ./erasure/
+
 ## bench-mask: the masking engine on one core
 bench-mask:
 	$(GO) test -run '^$$' -bench BenchmarkMask -benchtime 2s -cpu 1 ./mask/
@@ -94,6 +99,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./logblock/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONString$$' -fuzztime $(FUZZTIME) ./logblock/
 	$(GO) test -run '^$$' -fuzz '^FuzzMask$$' -fuzztime $(FUZZTIME) ./mask/
+	$(GO) test -run '^$$' -fuzz '^FuzzShardHeader$$' -fuzztime $(FUZZTIME) ./erasure/
 
 ## proto: regenerate proto/*.pb.go (protoc from Debian, plugins pinned in go.mod)
 proto:
