@@ -270,10 +270,10 @@ type nodeShard struct {
 // never recorded.
 func (m *Manager) noteShardsLocked(nodeID uint64, shards []*clogspb.ReplicaReport) {
 	now := time.Now()
-	reported := map[nodeShard]bool{}
+	reported := map[nodeShard]*clogspb.ReplicaReport{}
 	for _, r := range shards {
 		key := nodeShard{node: nodeID, extent: r.GetExtentId(), index: r.GetShardIndex()}
-		reported[key] = true
+		reported[key] = r
 		if m.shardReferencedLocked(key) {
 			delete(m.shardOrphans, key)
 			continue
@@ -288,17 +288,17 @@ func (m *Manager) noteShardsLocked(nodeID uint64, shards []*clogspb.ReplicaRepor
 		}
 	}
 	for key := range m.shardOrphans {
-		if key.node == nodeID && !reported[key] {
+		if key.node == nodeID && reported[key] == nil {
 			delete(m.shardOrphans, key)
 		}
 	}
 	m.shardReports[nodeID] = &shardReport{at: now, shards: reported}
 }
 
-// shardReport is the set of shards a node reported last.
+// shardReport is the shards a node reported last.
 type shardReport struct {
 	at     time.Time
-	shards map[nodeShard]bool
+	shards map[nodeShard]*clogspb.ReplicaReport
 }
 
 func (m *Manager) shardReferencedLocked(key nodeShard) bool {
@@ -336,4 +336,172 @@ func (m *Manager) deleteOrphanShards(ctx context.Context) {
 		m.metrics.orphansDeleted.Inc()
 		m.lg.Info("deleted an unreferenced shard", zap.Uint64("node", key.node), zap.Uint64("extent", key.extent), zap.Uint32("shard", key.index))
 	}
+}
+
+// shardTask rebuilds shard index of a coded extent on target: the node
+// that held it (lost or damaged there) or, for a move, another node.
+type shardTask struct {
+	extent  *clogspb.ExtentMeta // resolved
+	index   int
+	target  *clogspb.Replica
+	move    bool
+	sources []*clogspb.ShardSource
+}
+
+// planShardRepairs finds the shards of coded extents that must be rebuilt:
+// missing or damaged on a live node (rebuilt there), or on a node dead
+// longer than ReplicaDeadAfter (rebuilt on another node, which then takes
+// its place in the layout).
+func (m *Manager) planShardRepairs(now time.Time) []shardTask {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.term == nil {
+		return nil
+	}
+	var tasks []shardTask
+	for _, stored := range m.cache.extents {
+		if stored.GetErasure() == nil || m.repairing[stored.Id] {
+			continue
+		}
+		e := m.cache.resolved(stored)
+		tasks = append(tasks, m.planCodedExtentLocked(e, now)...)
+	}
+	return tasks
+}
+
+func (m *Manager) planCodedExtentLocked(e *clogspb.ExtentMeta, now time.Time) []shardTask {
+	l := e.Erasure
+	var sources []*clogspb.ShardSource
+	var tasks []shardTask
+	for i, s := range l.Shards {
+		switch state, move := m.shardStateLocked(e, i, s, now); state {
+		case replicaWhole, replicaAlive:
+			sources = append(sources, &clogspb.ShardSource{Index: uint32(i), Addr: s.Addr})
+		case replicaNeedsRepair:
+			tasks = append(tasks, shardTask{extent: e, index: i, target: s, move: move})
+		}
+	}
+	if len(tasks) == 0 || len(sources) < int(l.DataShards) {
+		return nil // whole, or not enough left to rebuild from (yet)
+	}
+	planned := tasks[:0]
+	for _, task := range tasks {
+		task.sources = sources
+		if task.move {
+			target, ok := m.shardTargetLocked(e)
+			if !ok {
+				m.lg.Warn("no live node to rebuild a shard on", zap.Uint64("extent", e.Id), zap.Int("shard", task.index))
+				continue
+			}
+			task.target = target
+		}
+		planned = append(planned, task)
+	}
+	return planned
+}
+
+// shardStateLocked says what shard i of coded extent e, on node s, needs.
+func (m *Manager) shardStateLocked(e *clogspb.ExtentMeta, i int, s *clogspb.Replica, now time.Time) (state replicaState, move bool) {
+	if _, known := m.cache.nodes[s.NodeId]; !known {
+		return replicaNeedsRepair, true
+	}
+	if !m.aliveLocked(s.NodeId) {
+		if m.deadForLocked(s.NodeId, now) >= m.cfg.ReplicaDeadAfter {
+			return replicaNeedsRepair, true
+		}
+		return replicaWaiting, false
+	}
+	report, ok := m.shardReports[s.NodeId]
+	if !ok || report.at.Before(time.Unix(0, e.Erasure.CodedUnixNano).Add(m.cfg.NodeDeadAfter)) {
+		return replicaAlive, false
+	}
+	rep := report.shards[nodeShard{node: s.NodeId, extent: e.Id, index: uint32(i)}]
+	if rep == nil || rep.GetDamaged() {
+		return replicaNeedsRepair, false
+	}
+	return replicaWhole, false
+}
+
+// shardTargetLocked picks a live node with room that holds no shard of e.
+func (m *Manager) shardTargetLocked(e *clogspb.ExtentMeta) (*clogspb.Replica, bool) {
+	exclude := map[uint64]bool{}
+	for _, s := range e.Erasure.Shards {
+		exclude[s.NodeId] = true
+	}
+	chosen, err := m.cfg.Placement.Place(m.candidatesLocked(), 1, exclude)
+	if err != nil || len(chosen) == 0 {
+		return nil, false
+	}
+	return &clogspb.Replica{NodeId: chosen[0].NodeID, Addr: chosen[0].Addr}, true
+}
+
+// runShardRepair rebuilds one shard, and for a move records its new node.
+func (m *Manager) runShardRepair(ctx context.Context, task shardTask) {
+	e := task.extent
+	if !m.claimRepair(e.Id) {
+		return
+	}
+	defer m.releaseRepair(e.Id)
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RepairTimeout)
+	defer cancel()
+	l := e.Erasure
+	req := &clogspb.RebuildShardRequest{ExtentId: e.Id, Index: uint32(task.index), SealedLength: e.SealedLength,
+		DataShards: l.DataShards, ParityShards: l.ParityShards, ChunkSize: l.ChunkSize, Sources: task.sources}
+	lg := m.lg.With(zap.Uint64("extent", e.Id), zap.Int("shard", task.index), zap.Uint64("node", task.target.NodeId), zap.Bool("move", task.move))
+	resp, err := extentCall(m, ctx, task.target.Addr, func(c clogspb.ExtentServiceClient) (*clogspb.RebuildShardResponse, error) {
+		return c.RebuildShard(ctx, req)
+	})
+	if err != nil {
+		m.metrics.shardRebuilds.WithLabelValues("failed").Inc()
+		lg.Warn("shard rebuild failed; the next pass tries again", zap.Error(err))
+		return
+	}
+	m.metrics.bytesRepaired.Add(float64(resp.GetWritten()))
+	if task.move {
+		if err := m.publishShardMove(task); err != nil {
+			m.metrics.shardRebuilds.WithLabelValues("failed").Inc()
+			lg.Warn("rebuilt shard not recorded; left for garbage collection", zap.Error(err))
+			return
+		}
+	}
+	m.noteShardRebuilt(task)
+	m.metrics.shardRebuilds.WithLabelValues("done").Inc()
+	lg.Info("shard rebuilt", zap.Uint64("written", resp.GetWritten()))
+}
+
+// noteShardRebuilt records the shard as whole on its node until the next
+// report says otherwise.
+func (m *Manager) noteShardRebuilt(task shardTask) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := nodeShard{node: task.target.NodeId, extent: task.extent.Id, index: uint32(task.index)}
+	if report, ok := m.shardReports[task.target.NodeId]; ok {
+		report.shards[key] = &clogspb.ReplicaReport{ExtentId: key.extent, ShardIndex: &key.index, CommitLength: task.extent.SealedLength, Sealed: true}
+	}
+}
+
+// publishShardMove records shard index's new node, if the layout is
+// still the one the rebuild was planned from.
+func (m *Manager) publishShardMove(task shardTask) error {
+	lock := m.streamLock(task.extent.StreamId)
+	lock.Lock()
+	defer lock.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, err := m.leaderLocked()
+	if err != nil {
+		return err
+	}
+	current, ok := m.cache.extents[task.extent.Id]
+	l := current.GetErasure()
+	if !ok || l == nil || task.index >= len(l.Shards) || l.Shards[task.index].NodeId != task.extent.Erasure.Shards[task.index].NodeId {
+		return fmt.Errorf("extent %d's layout changed while its shard was rebuilt", task.extent.Id)
+	}
+	updated := proto.Clone(current).(*clogspb.ExtentMeta)
+	updated.Erasure.Shards[task.index] = &clogspb.Replica{NodeId: task.target.NodeId, Addr: task.target.Addr}
+	if _, err := m.commitLocked(t, nil, clientv3.OpPut(m.cfg.prefix()+idKey(extentsDir, updated.Id), mustMarshal(updated))); err != nil {
+		return err
+	}
+	m.cache.extents[updated.Id] = updated
+	return nil
 }

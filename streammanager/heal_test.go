@@ -540,3 +540,78 @@ func (c *healCluster) hasShard(i int, id uint64, index int) bool {
 	_, err := os.Stat(filepath.Join(c.dirs[i], fmt.Sprintf("%016x.shard%d", id, index)))
 	return err == nil
 }
+
+// codedStream writes a stream with policy 2+1 and waits until its sealed
+// extents are coded; it returns their layouts.
+func (c *healCluster) codedStream(name string) []*clogspb.ExtentMeta {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.smClient().CreateStream(ctx, &clogspb.CreateStreamRequest{Name: name, Policy: &clogspb.StreamPolicy{EcData: 2, EcParity: 1}}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.write(name, 20)
+	var coded []*clogspb.ExtentMeta
+	eventually(c.t, 30*time.Second, "the sealed extents to be coded", func() bool {
+		coded = nil
+		for _, e := range c.layout(name).Extents {
+			if e.Sealed && e.Erasure == nil {
+				return false
+			}
+			if e.Erasure != nil {
+				coded = append(coded, e)
+			}
+		}
+		return len(coded) > 0
+	})
+	return coded
+}
+
+// TestLostShardIsRebuilt: a node loses a shard file; the next full report
+// shows it missing and the node rebuilds it from the other shards.
+func TestLostShardIsRebuilt(t *testing.T) {
+	c := startHealCluster(t, 3)
+	e := c.codedStream("heal/lost-shard")[0]
+	holder := e.Erasure.Shards[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := c.pool.Get(ctx, holder.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clogspb.NewExtentServiceClient(cc).DeleteShard(ctx, &clogspb.DeleteShardRequest{ExtentId: e.Id, Index: 1}); err != nil {
+		t.Fatal(err)
+	}
+	i := c.nodeAt(holder.Addr)
+	if c.hasShard(i, e.Id, 1) {
+		t.Fatal("the shard is still there after DeleteShard")
+	}
+	eventually(t, 30*time.Second, "the lost shard to be rebuilt", func() bool { return c.hasShard(i, e.Id, 1) })
+}
+
+// TestDeadShardNodeIsReplaced: the node of a shard dies; after
+// ReplicaDeadAfter the shard is rebuilt on the spare node, which takes its
+// place in the layout.
+func TestDeadShardNodeIsReplaced(t *testing.T) {
+	c := startHealCluster(t, 4)
+	e := c.codedStream("heal/dead-shard")[0]
+	var victim *clogspb.Replica
+	for _, s := range e.Erasure.Shards {
+		victim = s // any shard node
+	}
+	c.nodes[c.nodeAt(victim.Addr)].Stop()
+	eventually(t, 30*time.Second, "the shard to move off the dead node", func() bool {
+		for _, got := range c.layout("heal/dead-shard").Extents {
+			if got.Id != e.Id {
+				continue
+			}
+			for i, s := range got.GetErasure().GetShards() {
+				if s.Addr == victim.Addr || !c.hasShard(c.nodeAt(s.Addr), e.Id, i) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	})
+}

@@ -147,6 +147,18 @@ func (m *Manager) reconcileOnce(ctx context.Context) {
 			m.runRepair(ctx, task)
 		})
 	}
+	for _, task := range m.planShardRepairs(time.Now()) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			m.runShardRepair(ctx, task)
+		})
+	}
 	for _, task := range m.planCoding(time.Now()) {
 		select {
 		case sem <- struct{}{}:

@@ -30,6 +30,7 @@ type metrics struct {
 	extentsTruncated prometheus.Counter
 	spaceReclaims    prometheus.Counter
 	codings          *prometheus.CounterVec // by outcome
+	shardRebuilds    *prometheus.CounterVec // by outcome
 }
 
 func newMetrics(m *Manager) *metrics {
@@ -49,7 +50,9 @@ func newMetrics(m *Manager) *metrics {
 	mt.spaceReclaims = prometheus.NewCounter(prometheus.CounterOpts{Name: "clogs_sm_etcd_space_reclaims_total", Help: "Times the leader cleared etcd's NOSPACE alarm by compacting and defragmenting."})
 	mt.codings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clogs_sm_codings_total",
 		Help: "Sealed extents erasure-coded, by outcome (done, failed)."}, []string{"outcome"})
-	mt.registry.MustRegister(mt.codings,
+	mt.shardRebuilds = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clogs_sm_shard_rebuilds_total",
+		Help: "Shards of coded extents rebuilt, by outcome (done, failed)."}, []string{"outcome"})
+	mt.registry.MustRegister(mt.codings, mt.shardRebuilds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_coded_extents", Help: "Erasure-coded extents."},
 			func() float64 { c, _ := m.codingStats(); return float64(c) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clogs_sm_coding_saved_bytes",
