@@ -615,3 +615,49 @@ func TestDeadShardNodeIsReplaced(t *testing.T) {
 		return false
 	})
 }
+
+// TestCodingCutShortLeavesTheReplicas: a coding whose shards were written
+// but whose layout was never recorded (the manager died between the two
+// steps) leaves the extent replicated and readable, and the shards, which
+// no layout references, are deleted after the grace.
+func TestCodingCutShortLeavesTheReplicas(t *testing.T) {
+	c := startHealCluster(t, 3)
+	e := c.write("heal/cut-short", 10).Extents[0]
+	want, err := c.readReplica(e.Replicas[0].Addr, e.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cc, err := c.pool.Get(ctx, e.Replicas[0].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clogspb.NewExtentServiceClient(cc).EncodeShards(ctx, &clogspb.EncodeShardsRequest{
+		ExtentId: e.Id, SealedLength: e.SealedLength, DataShards: 2, ParityShards: 1, Targets: e.Replicas}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range e.Replicas {
+		if !c.hasShard(c.nodeAt(r.Addr), e.Id, i) {
+			t.Fatalf("shard %d not written", i)
+		}
+	}
+	eventually(t, 30*time.Second, "the unrecorded shards to be deleted", func() bool {
+		for i, r := range e.Replicas {
+			if c.hasShard(c.nodeAt(r.Addr), e.Id, i) {
+				return false
+			}
+		}
+		return true
+	})
+	got := c.layout("heal/cut-short").Extents[0]
+	if got.Erasure != nil || len(got.Replicas) != 3 {
+		t.Fatalf("extent %d changed layout: %v", e.Id, got)
+	}
+	for _, r := range got.Replicas {
+		blocks, err := c.readReplica(r.Addr, e.Id)
+		if err != nil || !slices.EqualFunc(blocks, want, bytes.Equal) {
+			t.Fatalf("replica on %s after the cut-short coding: %v", r.Addr, err)
+		}
+	}
+}
