@@ -15,13 +15,14 @@ type cluster struct {
 	t     *testing.T
 	sm    *streammanager.Manager
 	nodes []*node.Node
+	dirs  []string // dirs[i] is nodes[i]'s disk
 }
 
 func startCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	c.sm = testcluster.StartManager(t, testcluster.ManagerConfig(t))
-	c.nodes, _ = testcluster.StartNodes(t, nodes, testcluster.NodeConfig(nil, c.sm.Addr()))
+	c.nodes, c.dirs = testcluster.StartNodes(t, nodes, testcluster.NodeConfig(nil, c.sm.Addr()))
 	testcluster.WaitAlive(t, c.sm.Addr(), nodes)
 	return c
 }

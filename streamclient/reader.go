@@ -33,7 +33,8 @@ type Reader struct {
 	name   string
 	follow bool
 	layout *clogspb.StreamResponse
-	pos    Address // the next block to read; Offset 0 means the extent's start
+	pos    Address      // the next block to read; Offset 0 means the extent's start
+	coded  *codedExtent // the coded extent last read, its shards open (coded.go)
 }
 
 // OpenReader reads stream name from address from (the zero Address is the
@@ -114,6 +115,9 @@ func (r *Reader) readFrom(ctx context.Context, e *clogspb.ExtentMeta) ([]Block, 
 		wait = uint32(tailWait / time.Millisecond)
 	}
 	resp, err := r.read(ctx, e, wait)
+	if errors.Is(err, errRetry) {
+		return nil, true, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -160,6 +164,9 @@ type readResult struct {
 // primary, a sealed one from any replica, trying the next on failure
 // (a corrupt or unreachable replica).
 func (r *Reader) read(ctx context.Context, e *clogspb.ExtentMeta, waitMs uint32) (readResult, error) {
+	if isCoded(e) {
+		return r.readCoded(ctx, e)
+	}
 	replicas := e.Replicas
 	if !e.Sealed {
 		replicas = replicas[:1]
@@ -173,6 +180,10 @@ func (r *Reader) read(ctx context.Context, e *clogspb.ExtentMeta, waitMs uint32)
 		errs = append(errs, fmt.Errorf("replica %s: %w", rep.Addr, err))
 	}
 	err := errors.Join(errs...)
+	// The replicas may be gone because the extent was coded meanwhile.
+	if e.Sealed && r.learn(ctx) == nil && isCoded(r.extent(e.Id)) {
+		return readResult{}, errRetry
+	}
 	if !e.Sealed {
 		// A primary back from a restart has lost its acked end and takes
 		// no appends: no writer can extend the extent, and only a seal
