@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -156,4 +157,28 @@ func TestRebuildShardBadSources(t *testing.T) {
 	_, err = c.rebuildShard(4, e, coding, 3, shardSource{0, 0}, shardSource{3, 3})
 	wantRemote(t, err, ErrBadRequest, codes.InvalidArgument, "bad-request")
 	nothingLeft("bad requests")
+}
+
+// TestRebuildShardThrottled: a rebuild writes at the node's repair rate.
+// A shard of about 2 MiB at 1 MiB/s, the first MiB a burst, takes about a
+// second more; the test only bounds it from below.
+func TestRebuildShardThrottled(t *testing.T) {
+	c := startClusterWith(t, 4, func(i int, cfg *Config) { cfg.RepairRate = 1 << 20 })
+	sizes := make([]int, 16)
+	for i := range sizes {
+		sizes[i] = 256 << 10
+	}
+	e := c.writeSealed(1, sizes...)
+	coding := erasure.Params{DataShards: 2, ParityShards: 1, ChunkSize: 64 << 10}
+	c.encodeWith(e, coding, 0, 1, 2)
+	began := time.Now()
+	resp, err := c.rebuildShard(3, e, coding, 0, shardSource{1, 1}, shardSource{2, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	floor := time.Duration(float64(resp.Written-throttleBurst) / (1 << 20) * float64(time.Second) / 2)
+	if resp.Written < 2<<20 || took < floor {
+		t.Fatalf("wrote %d bytes in %v; at 1 MiB/s it takes at least %v", resp.Written, took, floor)
+	}
 }
