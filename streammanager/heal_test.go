@@ -661,3 +661,51 @@ func TestCodingCutShortLeavesTheReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestCodedStreamReadsBack: after the manager codes a stream's sealed
+// extents, a reader gets every block back byte for byte through the
+// shards, and still does with one shard node stopped (2+1).
+func TestCodedStreamReadsBack(t *testing.T) {
+	c := startHealCluster(t, 4)
+	coded := c.codedStream("heal/read-coded")
+	check := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := c.cl.OpenReader(ctx, "heal/read-coded", streamclient.Address{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			blocks, err := r.Next(ctx)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: after %d blocks: %v", what, n, err)
+			}
+			for _, b := range blocks {
+				if !bytes.Equal(b.Payload, bytes.Repeat([]byte{byte(n)}, 3000)) {
+					t.Fatalf("%s: block %d at %v differs", what, n, b.Address)
+				}
+				n++
+			}
+		}
+		if n != 20 {
+			t.Fatalf("%s: read %d blocks, wrote 20", what, n)
+		}
+	}
+	check("all shards up")
+	// Stop a shard's node that is not the primary of the (replicated,
+	// unsealed) tail, which only its primary serves.
+	extents := c.layout("heal/read-coded").Extents
+	tailPrimary := extents[len(extents)-1].Replicas[0].Addr
+	for _, s := range coded[0].Erasure.Shards {
+		if s.Addr != tailPrimary {
+			c.nodes[c.nodeAt(s.Addr)].Stop()
+			break
+		}
+	}
+	check("a shard's node stopped")
+}
