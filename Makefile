@@ -7,7 +7,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 30s
 
-.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask bench-repair bench-erasure fuzz proto verify-proto clean
+.PHONY: all build run run-ha test-e2e test-faults run-bench test test-unit lint fmt bench bench-extent bench-node bench-cluster bench-collector bench-mask bench-repair bench-erasure bench-erasure-cluster fuzz proto verify-proto clean
 
 all: build
 
@@ -79,6 +79,11 @@ bench-repair:
 ## ratio, on one core (4+2, 2+1, 3+2 of a 64 MiB extent)
 bench-erasure:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 ./erasure/
+
+## bench-erasure-cluster: scans of a replicated and a 2+1 coded stream
+## through the stream client, and of the coded one with a shard node killed
+bench-erasure-cluster:
+	bash scripts/bench-erasure-cluster.sh
 
 ## bench-mask: the masking engine on one core
 bench-mask:

@@ -85,6 +85,9 @@ type Client struct {
 	mu      sync.Mutex
 	leader  string                             // guarded by mu; the manager to try first
 	layouts map[uint64]*clogspb.StreamResponse // guarded by mu; newest layout seen, by stream ID (layouts.go)
+	// unreachable holds nodes a shard could not be opened on, and when
+	// (coded.go); guarded by mu.
+	unreachable map[string]time.Time
 
 	// afterAppend, when set by tests, sees every AppendBlocks outcome and
 	// may replace it (to lose an ack after the replicas wrote).

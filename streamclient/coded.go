@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -124,10 +125,26 @@ func (c *Client) openCoded(ctx context.Context, e *clogspb.ExtentMeta) (*codedEx
 	return ce, nil
 }
 
+// unreachableFor is how long a node that could not be reached for a
+// shard is skipped: a degraded scan opens every coded extent's shards, and
+// would otherwise wait out a dial timeout for the dead node at each one.
+const unreachableFor = 5 * time.Second
+
+// shardDialTimeout bounds the wait for a connection to a shard's node.
+const shardDialTimeout = 500 * time.Millisecond
+
 // openShard opens one shard of a coded extent on the node at addr.
 func (c *Client) openShard(ctx context.Context, addr string, want erasure.ShardHeader) (*erasure.Shard, *node.RemoteShard, error) {
-	cc, err := c.pool.Get(ctx, addr)
+	if c.recentlyUnreachable(addr) {
+		return nil, nil, fmt.Errorf("node %s was unreachable less than %v ago", addr, unreachableFor)
+	}
+	// A shard has stand-ins (any d of d+p do), so a node that does not
+	// connect at once is not waited for as long as a replica would be.
+	dialCtx, cancel := context.WithTimeout(ctx, min(shardDialTimeout, c.cfg.Conn.DialTimeout))
+	cc, err := c.pool.Get(dialCtx, addr)
+	cancel()
 	if err != nil {
+		c.noteUnreachable(addr)
 		return nil, nil, err
 	}
 	// One fetch serves one Next: readBudget of the extent is about
@@ -213,4 +230,20 @@ func decodeCodedBlocks(buf []byte, pos, id uint64, final bool) ([]*clogspb.Block
 		buf, pos = buf[size:], pos+size
 	}
 	return blocks, pos, nil
+}
+
+func (c *Client) recentlyUnreachable(addr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.unreachable[addr]
+	return ok && time.Since(at) < unreachableFor
+}
+
+func (c *Client) noteUnreachable(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unreachable == nil {
+		c.unreachable = map[string]time.Time{}
+	}
+	c.unreachable[addr] = time.Now()
 }

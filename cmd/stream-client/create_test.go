@@ -169,7 +169,7 @@ func TestRetentionPolicy(t *testing.T) {
 		t.Fatalf("create: exit %d, %q: %s", code, out, stderr)
 	}
 	info, _, _ := runCLI(t, sm, "info", "app/kept")
-	if !strings.Contains(info, "retention max-age 24h0m0s, max-bytes 10GiB") {
+	if !strings.Contains(info, "policy max-age 24h0m0s, max-bytes 10GiB") {
 		t.Fatalf("info after create:\n%s", info)
 	}
 	out, stderr, code = runCLI(t, sm, "policy", "app/kept", "--max-bytes", "1MiB")

@@ -49,7 +49,7 @@ With --json it prints the manager's StreamResponse as one JSON object.`,
 func printStreamInfo(cmd *cobra.Command, resp *clogspb.StreamResponse) error {
 	s := resp.GetStream()
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "stream %d %s\ncreated %s\nretention %s\nextents %d\n\n",
+	fmt.Fprintf(out, "stream %d %s\ncreated %s\npolicy %s\nextents %d\n\n",
 		s.GetId(), s.GetName(), formatTime(s.GetCreatedUnixNano()), policyString(s.GetPolicy()), len(resp.GetExtents()))
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "EXTENT\tSTATE\tSEALED-LENGTH\tLAYOUT\tREPLICAS OR SHARDS")
