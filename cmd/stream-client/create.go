@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/clogs-io/clogs/internal/daemon"
 	clogspb "github.com/clogs-io/clogs/proto"
+	"github.com/clogs-io/clogs/streamclient"
 )
 
 type jsonOption struct {
@@ -27,7 +29,7 @@ type policyOptions struct {
 func (p *policyOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&p.maxAge, "max-age", 0, "retention: drop sealed extents sealed longer ago than this (0: keep)")
 	f.Var(&p.maxBytes, "max-bytes", "retention: drop the oldest sealed extents while the stream's sealed bytes exceed this (KiB, MiB, GiB suffixes; 0: keep)")
-	f.StringVar(&p.ec, "ec", "", "erasure-code sealed extents into D+P shards on distinct nodes, e.g. 4+2 (empty: keep three replicas)")
+	f.StringVar(&p.ec, "ec", "", "erasure-code sealed extents into D+P shards on distinct nodes, e.g. 4+2, or auto: 4+2 with at least 6 live nodes, 3+2 with 5, 2+1 with 3 or 4 (empty: keep three replicas)")
 	f.DurationVar(&p.ecAfter, "ec-after", 0, "with --ec: code extents sealed at least this long ago")
 }
 
@@ -36,16 +38,21 @@ func (p *policyOptions) policy() (*clogspb.StreamPolicy, error) {
 		return nil, &usageError{fmt.Errorf("--max-age %v: whole seconds, not negative", p.maxAge)}
 	}
 	policy := &clogspb.StreamPolicy{MaxAgeSeconds: int64(p.maxAge / time.Second), MaxBytes: uint64(p.maxBytes)}
-	if p.ec != "" {
-		var d, par uint32
-		if n, err := fmt.Sscanf(p.ec, "%d+%d", &d, &par); err != nil || n != 2 || d == 0 || par == 0 || fmt.Sprintf("%d+%d", d, par) != p.ec {
-			return nil, &usageError{fmt.Errorf("--ec %q: want D+P, like 4+2", p.ec)}
-		}
-		if p.ecAfter < 0 || p.ecAfter%time.Second != 0 {
-			return nil, &usageError{fmt.Errorf("--ec-after %v: whole seconds, not negative", p.ecAfter)}
-		}
-		policy.EcData, policy.EcParity, policy.EcAfterSeconds = d, par, int64(p.ecAfter/time.Second)
+	if p.ec == "" {
+		return policy, nil
 	}
+	if p.ecAfter < 0 || p.ecAfter%time.Second != 0 {
+		return nil, &usageError{fmt.Errorf("--ec-after %v: whole seconds, not negative", p.ecAfter)}
+	}
+	if p.ec == "auto" {
+		policy.EcAfterSeconds = -1 // resolveAuto picks d+p from the live nodes
+		return policy, nil
+	}
+	var d, par uint32
+	if n, err := fmt.Sscanf(p.ec, "%d+%d", &d, &par); err != nil || n != 2 || d == 0 || par == 0 || fmt.Sprintf("%d+%d", d, par) != p.ec {
+		return nil, &usageError{fmt.Errorf("--ec %q: want D+P, like 4+2, or auto", p.ec)}
+	}
+	policy.EcData, policy.EcParity, policy.EcAfterSeconds = d, par, int64(p.ecAfter/time.Second)
 	return policy, nil
 }
 
@@ -74,6 +81,9 @@ With --json it prints the manager's StreamResponse as one JSON object.`,
 			defer cl.Close()
 			policy, err := retention.policy()
 			if err != nil {
+				return err
+			}
+			if err := retention.resolveAuto(cmd.Context(), cl, policy); err != nil {
 				return err
 			}
 			resp, err := cl.CreateStreamWithPolicy(cmd.Context(), name, policy)
@@ -121,6 +131,9 @@ most P shards are lost.`,
 				return err
 			}
 			defer cl.Close()
+			if err := retention.resolveAuto(cmd.Context(), cl, policy); err != nil {
+				return err
+			}
 			info, err := cl.StreamInfo(cmd.Context(), name)
 			if err != nil {
 				return streamError(name, err)
@@ -157,4 +170,34 @@ func policyString(p *clogspb.StreamPolicy) string {
 		return "keep everything"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// resolveAuto turns --ec auto into the widest coding the live nodes
+// allow: 4+2 with six or more, 3+2 with five, 2+1 with three or four.
+func (p *policyOptions) resolveAuto(ctx context.Context, cl *streamclient.Client, policy *clogspb.StreamPolicy) error {
+	if policy.EcAfterSeconds != -1 {
+		return nil
+	}
+	policy.EcAfterSeconds = int64(p.ecAfter / time.Second)
+	nodes, err := cl.NodesInfo(ctx)
+	if err != nil {
+		return managerError(err)
+	}
+	live := 0
+	for _, n := range nodes.GetNodes() {
+		if n.GetAlive() {
+			live++
+		}
+	}
+	switch {
+	case live >= 6:
+		policy.EcData, policy.EcParity = 4, 2
+	case live == 5:
+		policy.EcData, policy.EcParity = 3, 2
+	case live >= 3:
+		policy.EcData, policy.EcParity = 2, 1
+	default:
+		return fmt.Errorf("--ec auto: %d live nodes; coding needs at least 3", live)
+	}
+	return nil
 }

@@ -180,6 +180,10 @@ func TestRetentionPolicy(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "app/kept: ec 2+1 after 1h0m0s" {
 		t.Fatalf("policy --ec: exit %d, %q %s", code, out, stderr)
 	}
+	out, stderr, code = runCLI(t, sm, "policy", "app/kept", "--ec", "auto")
+	if code != 0 || strings.TrimSpace(out) != "app/kept: ec 2+1 after 0s" {
+		t.Fatalf("policy --ec auto on three nodes: exit %d, %q %s", code, out, stderr)
+	}
 	if _, stderr, code := runCLI(t, sm, "policy", "app/kept", "--ec", "4+2"); code == 0 || !strings.Contains(stderr, "live nodes") {
 		t.Fatalf("--ec 4+2 on three nodes: exit %d, %s", code, stderr)
 	}
