@@ -34,6 +34,8 @@ import (
 )
 
 // Collector receives, masks, batches and stores log lines.
+//
+// Lock order: mu before a sink's mu.
 type Collector struct {
 	cfg      Config
 	lg       *zap.Logger
@@ -42,6 +44,10 @@ type Collector struct {
 	masked   mask.Counters
 	metrics  *metrics
 	writerID [16]byte // in every block's header; new for each start
+	// batchSeq numbers the blocks of this collector, across all streams:
+	// a stream's sink may retire and come back, and readers drop a block
+	// whose (writer ID, batch sequence) is not above the last they saw.
+	batchSeq atomic.Uint64
 
 	intake   *udpin.Server
 	syslogIn *udpin.Server
@@ -176,13 +182,17 @@ func (c *Collector) acceptTo(name []byte, now int64, from netip.AddrPort, sys, m
 		c.metrics.drop(reasonOverload, 1)
 		return
 	}
-	s, reason := c.sink(name)
-	if s == nil {
-		c.release(size)
-		c.metrics.drop(reason, 1)
-		return
+	err := errRetired
+	for err == errRetired { // a sink that retired meanwhile is replaced by a new one
+		s, reason := c.sink(name)
+		if s == nil {
+			c.release(size)
+			c.metrics.drop(reason, 1)
+			return
+		}
+		err = s.add(rec, size)
 	}
-	if err := s.add(rec, size); err != nil {
+	if err != nil {
 		c.release(size)
 		switch {
 		case errors.Is(err, errClosing):

@@ -231,3 +231,28 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(body)
 }
+
+// TestIdleStreamsAreRetired: a stream's batcher that has had no line for
+// IdleTimeout goes away, so that streams that come and go (a file a day)
+// never fill MaxStreams, and a line for it later starts a new one.
+func TestIdleStreamsAreRetired(t *testing.T) {
+	c := startCluster(t)
+	cfg := testConfig(c)
+	cfg.IdleTimeout = 200 * time.Millisecond
+	cfg.MaxStreams = 2
+	col := startCollector(t, cfg)
+	s := newSender(t, col.Addr())
+	for day := range 5 {
+		s.log("app", "t", fmt.Sprintf("app-%d.log", day), "a line")
+		waitStats(t, col, "the line stored", func(st Stats) bool { return st.LinesStored == uint64(day+1) })
+		waitStats(t, col, "the idle stream retired", func(st Stats) bool { return st.Streams == 0 })
+	}
+	s.log("app", "t", "app-0.log", "back again")
+	st := waitStats(t, col, "the line stored", func(st Stats) bool { return st.LinesStored == 6 })
+	if st.DroppedTotal != 0 {
+		t.Fatalf("dropped %v", st.Dropped)
+	}
+	if got := readLines(t, c.sm.Addr(), "app/app-0.log"); len(got) != 2 {
+		t.Fatalf("app/app-0.log holds %d lines, want 2", len(got))
+	}
+}

@@ -41,6 +41,9 @@ type Config struct {
 	// MaxStreams bounds the streams written at once; a line for another
 	// stream is dropped and counted ("too_many_streams").
 	MaxStreams int
+	// IdleTimeout retires a stream's batcher after this long without a
+	// line, so that streams that come and go do not fill MaxStreams.
+	IdleTimeout time.Duration
 	// Client reaches the stream managers.
 	Client streamclient.Config
 	// Logger; nil logs nothing.
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		FlushInterval:    100 * time.Millisecond,
 		MaxBufferedBytes: 256 << 20,
 		MaxStreams:       10000,
+		IdleTimeout:      5 * time.Minute,
 		Client:           streamclient.DefaultConfig(),
 	}
 }
@@ -89,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBufferedBytes < int64(c.BlockBytes) {
 		errs = append(errs, fmt.Errorf("max buffered bytes %d must hold a block of %d", c.MaxBufferedBytes, c.BlockBytes))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %v must be positive", c.IdleTimeout))
 	}
 	if c.MaxStreams < 1 {
 		errs = append(errs, fmt.Errorf("max streams %d must be at least 1", c.MaxStreams))

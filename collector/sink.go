@@ -33,11 +33,12 @@ type sink struct {
 	oldest   time.Time        // guarded by mu; when the first line in builder arrived
 	ready    []pendingBlock   // guarded by mu; finished blocks waiting to be appended, in order
 	closing  bool             // guarded by mu; flush everything, then stop
+	retired  bool             // guarded by mu; idle and gone from the collector's map: add fails with errRetired
+	active   time.Time        // guarded by mu; when the last line was added
 	wake     chan struct{}    // capacity 1: something to do
 	done     chan struct{}    // closed when run returns
 
-	batchSeq uint64                     // guarded by mu; the last block's sequence
-	writer   *streamclient.SharedWriter // used by run only
+	writer *streamclient.SharedWriter // used by run only
 }
 
 // pendingBlock is a finished block and the lines and buffered bytes it
@@ -50,7 +51,7 @@ type pendingBlock struct {
 }
 
 func newSink(c *Collector, name string) *sink {
-	s := &sink{c: c, name: name, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &sink{c: c, name: name, wake: make(chan struct{}, 1), done: make(chan struct{}), active: time.Now()}
 	go s.run()
 	return s
 }
@@ -60,9 +61,13 @@ func newSink(c *Collector, name string) *sink {
 func (s *sink) add(r logblock.Record, buffered int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.retired {
+		return errRetired
+	}
 	if s.closing {
 		return errClosing
 	}
+	s.active = time.Now()
 	err := s.builder.Add(r)
 	if errors.Is(err, logblock.ErrBlockFull) {
 		s.finishLocked()
@@ -82,7 +87,12 @@ func (s *sink) add(r logblock.Record, buffered int64) error {
 	return nil
 }
 
-var errClosing = errors.New("collector: shutting down")
+var (
+	errClosing = errors.New("collector: shutting down")
+	// errRetired: the sink stopped for being idle; the caller takes a new
+	// one for the stream.
+	errRetired = errors.New("collector: stream sink retired")
+)
 
 // finishLocked turns the current batch into a block waiting to be
 // appended.
@@ -91,8 +101,7 @@ func (s *sink) finishLocked() {
 		return
 	}
 	lines, recordBytes := s.builder.Count(), s.builder.Len()
-	s.batchSeq++
-	payload, userData, err := s.builder.Finish(s.c.writerID, s.batchSeq)
+	payload, userData, err := s.builder.Finish(s.c.writerID, s.c.batchSeq.Add(1))
 	if err != nil { // only ErrEmpty, excluded above
 		s.c.lg.Error("finish log block", zap.String("stream", s.name), zap.Error(err))
 		s.c.metrics.drop(reasonInternal, lines)
@@ -130,7 +139,7 @@ func (s *sink) run() {
 		for _, b := range blocks {
 			s.append(b)
 		}
-		if stop {
+		if stop || (len(blocks) == 0 && s.retireIfIdle()) {
 			return
 		}
 		if len(blocks) > 0 {
@@ -149,7 +158,7 @@ func (s *sink) run() {
 func (s *sink) take() (blocks []pendingBlock, wait time.Duration, stop bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wait = time.Hour
+	wait = max(s.c.cfg.IdleTimeout-time.Since(s.active), time.Millisecond)
 	if s.builder.Count() > 0 {
 		age := time.Since(s.oldest)
 		if s.closing || age >= s.c.cfg.FlushInterval {
@@ -160,6 +169,24 @@ func (s *sink) take() (blocks []pendingBlock, wait time.Duration, stop bool) {
 	}
 	blocks, s.ready = s.ready, nil
 	return blocks, wait, s.closing && len(blocks) == 0
+}
+
+// retireIfIdle stops a sink that has had nothing to do for IdleTimeout:
+// streams come and go (a file a day), and a sink per stream ever seen
+// would reach MaxStreams. It reports whether the sink retired.
+func (s *sink) retireIfIdle() bool {
+	s.c.mu.Lock() // lock order: the collector's mu, then the sink's
+	defer s.c.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.builder.Count() > 0 || len(s.ready) > 0 || time.Since(s.active) < s.c.cfg.IdleTimeout {
+		return false
+	}
+	s.retired = true
+	if s.c.sinks[s.name] == s {
+		delete(s.c.sinks, s.name)
+	}
+	return true
 }
 
 // append stores one block, counting its lines as stored or dropped.

@@ -46,6 +46,7 @@ type options struct {
 	flushInterval        time.Duration
 	maxBuffered          daemon.ByteSize
 	maxStreams           int
+	idleTimeout          time.Duration
 	sockets              int
 	readBuffer           daemon.ByteSize
 	logLevel, logFormat  string
@@ -58,7 +59,7 @@ func defaultOptions() *options {
 	return &options{
 		listen: cfg.Listen, syslog: cfg.Syslog, http: cfg.HTTP, managers: cfg.Client.Managers,
 		streamTemplate: cfg.StreamTemplate, blockBytes: daemon.ByteSize(cfg.BlockBytes), flushInterval: cfg.FlushInterval,
-		maxBuffered: daemon.ByteSize(cfg.MaxBufferedBytes), maxStreams: cfg.MaxStreams,
+		maxBuffered: daemon.ByteSize(cfg.MaxBufferedBytes), maxStreams: cfg.MaxStreams, idleTimeout: cfg.IdleTimeout,
 		sockets: cfg.Intake.Sockets, readBuffer: daemon.ByteSize(cfg.Intake.ReadBuffer),
 		logLevel: logCfg.Level, logFormat: logCfg.Format, shutdownTimeout: 30 * time.Second,
 	}
@@ -102,6 +103,7 @@ SIGTERM or SIGINT stops intake and stores what was accepted, then exits.`,
 	f.DurationVar(&o.flushInterval, "flush-interval", o.flushInterval, "a line waits at most this long before its batch is appended")
 	f.Var(&o.maxBuffered, "max-buffered-bytes", "memory for lines accepted and not yet stored; lines past it are dropped and counted")
 	f.IntVar(&o.maxStreams, "max-streams", o.maxStreams, "streams written at once; lines for more are dropped and counted")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "a stream's batcher stops after this long without a line (it comes back with the next)")
 	f.IntVar(&o.sockets, "sockets", o.sockets, "SO_REUSEPORT sockets per listener, each with its own reader")
 	f.Var(&o.readBuffer, "read-buffer", "kernel receive buffer per socket (forced when running as root)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
@@ -120,6 +122,7 @@ func (o *options) config(lg *zap.Logger) (collector.Config, error) {
 	cfg.FlushInterval = o.flushInterval
 	cfg.MaxBufferedBytes = int64(o.maxBuffered)
 	cfg.MaxStreams = o.maxStreams
+	cfg.IdleTimeout = o.idleTimeout
 	cfg.Intake.Sockets = o.sockets
 	cfg.Intake.ReadBuffer = int(o.readBuffer)
 	cfg.Logger = lg
