@@ -709,3 +709,37 @@ func TestCodedStreamReadsBack(t *testing.T) {
 	}
 	check("a shard's node stopped")
 }
+
+// TestScrubbedShardIsRebuilt: a byte of a shard rots on disk; the node's
+// scrubber finds the bad chunk checksum, the full report says the shard
+// is damaged, and the manager has the node rebuild it, byte for byte.
+func TestScrubbedShardIsRebuilt(t *testing.T) {
+	cfg := testcluster.ManagerConfig(t)
+	cfg.ReconcileInterval = 100 * time.Millisecond
+	cfg.NodeDeadAfter = time.Second
+	cfg.GCGrace = time.Second
+	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
+	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
+	ncfg.FullReportEvery = 2
+	ncfg.ScrubRate = 64 << 20
+	ncfg.ScrubInterval = 50 * time.Millisecond
+	c.nodes, c.dirs = testcluster.StartNodes(t, 3, ncfg)
+	testcluster.WaitAlive(t, c.sm.Addr(), 3)
+	c.connect(t, c.sm.Addr())
+	e := c.codedStream("heal/rotten-shard")[0]
+	holder := c.nodeAt(e.Erasure.Shards[0].Addr)
+	path := filepath.Join(c.dirs[holder], fmt.Sprintf("%016x.shard0", e.Id))
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotten := bytes.Clone(want)
+	rotten[100] ^= 0xFF // inside the first chunk's data, past the 64-byte header
+	if err := os.WriteFile(path, rotten, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the rotten shard to be rebuilt", func() bool {
+		got, err := os.ReadFile(path)
+		return err == nil && bytes.Equal(got, want)
+	})
+}
