@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clogs-io/clogs/clogs"
 	"github.com/clogs-io/clogs/internal/proctest"
 	"github.com/clogs-io/clogs/streamclient"
 	"github.com/clogs-io/clogs/streammanager"
@@ -507,4 +508,26 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestSenderConfigMatchesProcfile: the repository's clogs.yaml, which the
+// README's tour hands to clogs-cli, names the collector the Procfile runs.
+func TestSenderConfigMatchesProcfile(t *testing.T) {
+	cfg, err := clogs.LoadSenderConfig(filepath.Join(repoRoot, "clogs.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(repoRoot, "Procfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listen string
+	for _, e := range parseProcfile(string(text)) {
+		if e.runs("clogs-collector") {
+			listen = e.flag("listen")
+		}
+	}
+	if len(cfg.Collectors) != 1 || cfg.Collectors[0].Addr != listen {
+		t.Fatalf("clogs.yaml names %+v; the Procfile's collector listens on %q", cfg.Collectors, listen)
+	}
 }
