@@ -23,7 +23,9 @@
 // socket's receive buffer was full (Stats.KernelDrops). Kernel drops are
 // read from SO_RXQ_OVFL: the kernel attaches the socket's cumulative drop
 // counter to each datagram it queues, so drops become visible with the next
-// datagram that socket receives, not the instant they happen.
+// datagram that socket receives, not the instant they happen; Close reads
+// the counter once more (SO_MEMINFO), so that the drops of a last burst
+// with nothing after it are counted too.
 //
 // # Platform
 //

@@ -312,9 +312,30 @@ func (s *Server) drainAndClose(sock *socket) {
 	if err == nil {
 		s.drain(sock)
 	}
+	s.countLastDrops(sock)
 	// A socket Close already closed (because it could not wake the
 	// reader) is not a second failure.
 	sock.closeErr = errors.Join(ignoreClosed(err), ignoreClosed(sock.conn.Close()))
+}
+
+// countLastDrops adds the drops SO_RXQ_OVFL has not reported yet: the
+// kernel attaches its counter to the next datagram it queues, so drops
+// with no datagram after them (the last burst before Close) would
+// otherwise go uncounted. SO_MEMINFO reads the same counter directly.
+func (s *Server) countLastDrops(sock *socket) {
+	raw, err := sock.conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	var counter uint32
+	var readErr error
+	if err := raw.Control(func(fd uintptr) { counter, readErr = socketDrops(int(fd)) }); err != nil || readErr != nil {
+		s.lg.Warn("cannot read the socket's drop counter at close", zap.Int("socket", sock.index+1), zap.Error(errors.Join(err, readErr)))
+		return
+	}
+	if n := sock.reader.dropsSince(counter); n > 0 {
+		sock.kernelDrops.Add(n)
+	}
 }
 
 // drain reads until the socket is empty or its read deadline passes.

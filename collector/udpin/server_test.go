@@ -577,3 +577,37 @@ func TestWildcardDualStack(t *testing.T) {
 		t.Fatalf("reply %q, %v; want pong", buf[:n], err)
 	}
 }
+
+// TestDropsBeforeCloseAreCounted: the kernel drops a burst and nothing
+// arrives after it, so SO_RXQ_OVFL never reports it; Close reads the
+// counter itself (SO_MEMINFO), and received + dropped == sent.
+func TestDropsBeforeCloseAreCounted(t *testing.T) {
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var pauseOnce sync.Once
+	rec := newRecorder()
+	rec.onBatch = func([]Packet) {
+		pauseOnce.Do(func() {
+			close(paused)
+			<-resume
+		})
+	}
+	cfg := testConfig(1)
+	cfg.ReadBuffer = 1 // the kernel raises it to its minimum, about 2 KiB
+	s := listen(t, cfg, rec.handle)
+	conn := dial(t, s)
+	send(t, conn, numbered(0, 0))
+	<-paused
+	const burst = 500
+	for seq := 1; seq <= burst; seq++ {
+		send(t, conn, numbered(0, seq))
+	}
+	close(resume)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stats := s.Stats()
+	t.Logf("sent %d, %+v", 1+burst, stats)
+	if stats.KernelDrops == 0 || stats.Datagrams+stats.KernelDrops != 1+burst {
+		t.Fatalf("sent %d: received %d, kernel drops %d; want them to add up, with drops", 1+burst, stats.Datagrams, stats.KernelDrops)
+	}
+}

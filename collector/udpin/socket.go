@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -104,4 +105,27 @@ func logListening(lg *zap.Logger, addr net.Addr, cfg Config, granted receiveBuff
 		return
 	}
 	lg.Info("udp intake listening", fields...)
+}
+
+// skMeminfoVars and skMeminfoDrops are the length of the SO_MEMINFO array
+// and the index of its drop counter (linux/sock_diag.h).
+const (
+	skMeminfoVars  = 9
+	skMeminfoDrops = 8
+)
+
+// socketDrops reads the socket's cumulative drop counter, the one
+// SO_RXQ_OVFL reports, with getsockopt(SO_MEMINFO).
+func socketDrops(fd int) (uint32, error) {
+	var info [skMeminfoVars]uint32
+	size := uint32(unsafe.Sizeof(info))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 {
+		return 0, fmt.Errorf("getsockopt SO_MEMINFO: %w", errno)
+	}
+	if size < (skMeminfoDrops+1)*4 {
+		return 0, fmt.Errorf("getsockopt SO_MEMINFO: %d bytes, too short for the drop counter", size)
+	}
+	return info[skMeminfoDrops], nil
 }
