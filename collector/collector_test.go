@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/clogs-io/clogs/clogs"
+	clogspb "github.com/clogs-io/clogs/proto"
+	"github.com/clogs-io/clogs/streamclient"
 )
 
 // TestLinesAreStoredInOrderAndMasked: lines of two files from one sender
@@ -254,5 +257,39 @@ func TestIdleStreamsAreRetired(t *testing.T) {
 	}
 	if got := readLines(t, c.sm.Addr(), "app/app-0.log"); len(got) != 2 {
 		t.Fatalf("app/app-0.log holds %d lines, want 2", len(got))
+	}
+}
+
+// TestNewStreamsGetThePolicy: streams the collector creates get its
+// stream policy (retention); a stream that existed keeps its own.
+func TestNewStreamsGetThePolicy(t *testing.T) {
+	c := startCluster(t)
+	cfg := testConfig(c)
+	cfg.StreamPolicy = &clogspb.StreamPolicy{MaxAgeSeconds: 86400}
+	col := startCollector(t, cfg)
+	ccfg := streamclient.DefaultConfig()
+	ccfg.Managers = []string{c.sm.Addr()}
+	cl, err := streamclient.New(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cl.CreateStreamWithPolicy(ctx, "app/old.log", &clogspb.StreamPolicy{MaxBytes: 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(t, col.Addr())
+	s.log("app", "t", "new.log", "one")
+	s.log("app", "t", "old.log", "two")
+	waitStats(t, col, "both lines stored", func(st Stats) bool { return st.LinesStored == 2 })
+	for name, want := range map[string]*clogspb.StreamPolicy{"app/new.log": {MaxAgeSeconds: 86400}, "app/old.log": {MaxBytes: 1 << 30}} {
+		info, err := cl.StreamInfo(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Stream.GetPolicy(); got.GetMaxAgeSeconds() != want.MaxAgeSeconds || got.GetMaxBytes() != want.MaxBytes {
+			t.Fatalf("%s has policy %v, want %v", name, got, want)
+		}
 	}
 }

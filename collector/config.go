@@ -11,6 +11,7 @@ import (
 	"github.com/clogs-io/clogs/collector/udpin"
 	"github.com/clogs-io/clogs/logblock"
 	"github.com/clogs-io/clogs/mask"
+	clogspb "github.com/clogs-io/clogs/proto"
 	"github.com/clogs-io/clogs/streamclient"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	// IdleTimeout retires a stream's batcher after this long without a
 	// line, so that streams that come and go do not fill MaxStreams.
 	IdleTimeout time.Duration
+	// StreamPolicy, when set, is given to the streams the collector
+	// creates (retention by age or bytes, erasure coding); streams that
+	// exist keep theirs.
+	StreamPolicy *clogspb.StreamPolicy
 	// Client reaches the stream managers.
 	Client streamclient.Config
 	// Logger; nil logs nothing.

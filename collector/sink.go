@@ -211,6 +211,13 @@ func (s *sink) openWriter(ctx context.Context) error {
 	if s.writer != nil {
 		return nil
 	}
+	if p := s.c.cfg.StreamPolicy; p != nil {
+		// A new stream gets the collector's policy; an existing one
+		// keeps its own.
+		if _, err := s.c.client.CreateStreamWithPolicy(ctx, s.name, p); err != nil {
+			return err
+		}
+	}
 	w, err := s.c.client.OpenSharedWriter(ctx, s.name)
 	if err != nil {
 		return err

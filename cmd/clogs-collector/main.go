@@ -29,6 +29,7 @@ import (
 	"github.com/clogs-io/clogs/internal/buildinfo"
 	"github.com/clogs-io/clogs/internal/daemon"
 	"github.com/clogs-io/clogs/mask"
+	clogspb "github.com/clogs-io/clogs/proto"
 	"github.com/clogs-io/clogs/xlog"
 )
 
@@ -47,6 +48,8 @@ type options struct {
 	maxBuffered          daemon.ByteSize
 	maxStreams           int
 	idleTimeout          time.Duration
+	keepFor              time.Duration
+	keepBytes            daemon.ByteSize
 	sockets              int
 	readBuffer           daemon.ByteSize
 	logLevel, logFormat  string
@@ -104,6 +107,8 @@ SIGTERM or SIGINT stops intake and stores what was accepted, then exits.`,
 	f.Var(&o.maxBuffered, "max-buffered-bytes", "memory for lines accepted and not yet stored; lines past it are dropped and counted")
 	f.IntVar(&o.maxStreams, "max-streams", o.maxStreams, "streams written at once; lines for more are dropped and counted")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "a stream's batcher stops after this long without a line (it comes back with the next)")
+	f.DurationVar(&o.keepFor, "retention-max-age", 0, "streams the collector creates drop sealed extents sealed longer ago than this (0: keep)")
+	f.Var(&o.keepBytes, "retention-max-bytes", "streams the collector creates drop their oldest sealed extents past this many bytes (0: keep)")
 	f.IntVar(&o.sockets, "sockets", o.sockets, "SO_REUSEPORT sockets per listener, each with its own reader")
 	f.Var(&o.readBuffer, "read-buffer", "kernel receive buffer per socket (forced when running as root)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
@@ -123,6 +128,12 @@ func (o *options) config(lg *zap.Logger) (collector.Config, error) {
 	cfg.MaxBufferedBytes = int64(o.maxBuffered)
 	cfg.MaxStreams = o.maxStreams
 	cfg.IdleTimeout = o.idleTimeout
+	if o.keepFor < 0 || o.keepFor%time.Second != 0 {
+		return cfg, fmt.Errorf("--retention-max-age %v: whole seconds, not negative", o.keepFor)
+	}
+	if o.keepFor > 0 || o.keepBytes > 0 {
+		cfg.StreamPolicy = &clogspb.StreamPolicy{MaxAgeSeconds: int64(o.keepFor / time.Second), MaxBytes: uint64(o.keepBytes)}
+	}
 	cfg.Intake.Sockets = o.sockets
 	cfg.Intake.ReadBuffer = int(o.readBuffer)
 	cfg.Logger = lg
