@@ -17,9 +17,9 @@ package streammanager
 // Shards); after step 2 the coded layout is whole. Never neither.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,14 +35,6 @@ const (
 	maxDataShards   = 32
 	maxParityShards = 16
 )
-
-// validateCodingLeader is validateCoding, or not leader.
-func (m *Manager) validateCodingLeader(p *clogspb.StreamPolicy) error {
-	if !m.IsLeader() {
-		return &NotLeaderError{}
-	}
-	return m.validateCoding(p)
-}
 
 // validateCoding checks a policy's d+p against the format and the live
 // nodes (each shard needs its own node).
@@ -110,7 +102,7 @@ func (m *Manager) codingTaskLocked(id uint64, p *clogspb.StreamPolicy, now time.
 	if stored == nil || !stored.Sealed || stored.Erasure != nil || m.repairing[id] {
 		return codingTask{}, false
 	}
-	sealedAt := time.Unix(0, cmpOr(stored.SealedUnixNano, stored.CreatedUnixNano))
+	sealedAt := time.Unix(0, cmp.Or(stored.SealedUnixNano, stored.CreatedUnixNano))
 	if now.Sub(sealedAt) < time.Duration(p.GetEcAfterSeconds())*time.Second {
 		return codingTask{}, false
 	}
@@ -125,13 +117,6 @@ func (m *Manager) codingTaskLocked(id uint64, p *clogspb.StreamPolicy, now time.
 		return codingTask{}, false // heal first: code only from a fully replicated extent
 	}
 	return codingTask{extent: e, policy: p, sources: whole}, true
-}
-
-func cmpOr(a, b int64) int64 {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // runCoding codes one extent: shards to d+p nodes, then the layout.
@@ -191,30 +176,12 @@ func (m *Manager) placeShards(n int) ([]*clogspb.Replica, error) {
 	return out, nil
 }
 
-// candidatesLocked lists every known node for placement, by ID.
-func (m *Manager) candidatesLocked() []Candidate {
-	var candidates []Candidate
-	for _, n := range m.cache.nodes {
-		c := Candidate{NodeID: n.Id, Addr: n.Addr, Alive: m.aliveLocked(n.Id)}
-		if l, ok := m.live[n.Id]; ok {
-			c.Disks = l.disks
-		}
-		candidates = append(candidates, c)
-	}
-	slices.SortFunc(candidates, func(a, b Candidate) int { return int(a.NodeID) - int(b.NodeID) })
-	return candidates
-}
-
 // publishCoded records an extent's coded layout in one guarded
 // transaction, if the extent is still the sealed, replicated one that was
 // coded.
 func (m *Manager) publishCoded(e *clogspb.ExtentMeta, layout *clogspb.ErasureLayout) error {
-	lock := m.streamLock(e.StreamId)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(e.StreamId)
+	defer unlock()
 	if err != nil {
 		return err
 	}
@@ -388,7 +355,7 @@ func (m *Manager) planCodedExtentLocked(e *clogspb.ExtentMeta, now time.Time) []
 	for _, task := range tasks {
 		task.sources = sources
 		if task.move {
-			target, ok := m.shardTargetLocked(e)
+			target, ok := m.spareNodeLocked(e.Erasure.Shards)
 			if !ok {
 				m.lg.Warn("no live node to rebuild a shard on", zap.Uint64("extent", e.Id), zap.Int("shard", task.index))
 				continue
@@ -420,19 +387,6 @@ func (m *Manager) shardStateLocked(e *clogspb.ExtentMeta, i int, s *clogspb.Repl
 		return replicaNeedsRepair, false
 	}
 	return replicaWhole, false
-}
-
-// shardTargetLocked picks a live node with room that holds no shard of e.
-func (m *Manager) shardTargetLocked(e *clogspb.ExtentMeta) (*clogspb.Replica, bool) {
-	exclude := map[uint64]bool{}
-	for _, s := range e.Erasure.Shards {
-		exclude[s.NodeId] = true
-	}
-	chosen, err := m.cfg.Placement.Place(m.candidatesLocked(), 1, exclude)
-	if err != nil || len(chosen) == 0 {
-		return nil, false
-	}
-	return &clogspb.Replica{NodeId: chosen[0].NodeID, Addr: chosen[0].Addr}, true
 }
 
 // runShardRepair rebuilds one shard, and for a move records its new node.
@@ -483,12 +437,8 @@ func (m *Manager) noteShardRebuilt(task shardTask) {
 // publishShardMove records shard index's new node, if the layout is
 // still the one the rebuild was planned from.
 func (m *Manager) publishShardMove(task shardTask) error {
-	lock := m.streamLock(task.extent.StreamId)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(task.extent.StreamId)
+	defer unlock()
 	if err != nil {
 		return err
 	}

@@ -125,14 +125,10 @@ func (m *Manager) nodesInfo() (*clogspb.NodesInfoResponse, error) {
 	return resp, nil
 }
 
-// place chooses three nodes for a new extent.
-func (m *Manager) place(exclude map[uint64]bool) ([]Candidate, error) {
-	m.mu.Lock()
-	if _, err := m.leaderLocked(); err != nil { // the term may have ended during a retry
-		m.mu.Unlock()
-		return nil, err
-	}
-	var candidates []Candidate
+// candidatesLocked lists every known node for placement, by ID, with
+// what its heartbeats said.
+func (m *Manager) candidatesLocked() []Candidate {
+	candidates := make([]Candidate, 0, len(m.cache.nodes))
 	for _, n := range m.cache.nodes {
 		c := Candidate{NodeID: n.Id, Addr: n.Addr, Alive: m.aliveLocked(n.Id)}
 		if l, ok := m.live[n.Id]; ok {
@@ -140,7 +136,32 @@ func (m *Manager) place(exclude map[uint64]bool) ([]Candidate, error) {
 		}
 		candidates = append(candidates, c)
 	}
-	m.mu.Unlock()
 	slices.SortFunc(candidates, func(a, b Candidate) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	return candidates
+}
+
+// spareNodeLocked picks a live node with room outside holders (the nodes
+// that already hold a replica or a shard of the extent).
+func (m *Manager) spareNodeLocked(holders []*clogspb.Replica) (*clogspb.Replica, bool) {
+	exclude := make(map[uint64]bool, len(holders))
+	for _, r := range holders {
+		exclude[r.NodeId] = true
+	}
+	chosen, err := m.cfg.Placement.Place(m.candidatesLocked(), 1, exclude)
+	if err != nil || len(chosen) == 0 {
+		return nil, false
+	}
+	return &clogspb.Replica{NodeId: chosen[0].NodeID, Addr: chosen[0].Addr}, true
+}
+
+// place chooses three nodes for a new extent.
+func (m *Manager) place(exclude map[uint64]bool) ([]Candidate, error) {
+	m.mu.Lock()
+	if _, err := m.leaderLocked(); err != nil { // the term may have ended during a retry
+		m.mu.Unlock()
+		return nil, err
+	}
+	candidates := m.candidatesLocked()
+	m.mu.Unlock()
 	return m.cfg.Placement.Place(candidates, 3, exclude)
 }

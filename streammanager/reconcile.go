@@ -132,49 +132,47 @@ func (m *Manager) reconcileLoop(ctx context.Context) {
 // retention.
 func (m *Manager) reconcileOnce(ctx context.Context) {
 	m.reclaimSpace(ctx)
-	tasks := m.planRepairs(time.Now())
-	sem := make(chan struct{}, m.cfg.RepairConcurrency)
-	var wg sync.WaitGroup
-	for _, task := range tasks {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			m.runRepair(ctx, task)
-		})
+	jobs := newBoundedJobs(m.cfg.RepairConcurrency)
+	for _, task := range m.planRepairs(time.Now()) {
+		jobs.start(ctx, func() { m.runRepair(ctx, task) })
 	}
 	for _, task := range m.planShardRepairs(time.Now()) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			m.runShardRepair(ctx, task)
-		})
+		jobs.start(ctx, func() { m.runShardRepair(ctx, task) })
 	}
 	for _, task := range m.planCoding(time.Now()) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			m.runCoding(ctx, task)
-		})
+		jobs.start(ctx, func() { m.runCoding(ctx, task) })
 	}
-	wg.Wait()
+	jobs.wait()
+	if ctx.Err() != nil {
+		return
+	}
 	m.deleteOrphanShards(ctx)
 	m.applyRetention(ctx, time.Now())
 }
+
+// boundedJobs runs jobs in goroutines, at most n at once.
+type boundedJobs struct {
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newBoundedJobs(n int) *boundedJobs { return &boundedJobs{slots: make(chan struct{}, n)} }
+
+// start runs job once a slot is free; it runs nothing once ctx has ended.
+func (b *boundedJobs) start(ctx context.Context, job func()) {
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	b.wg.Go(func() {
+		defer func() { <-b.slots }()
+		job()
+	})
+}
+
+// wait waits for every job started.
+func (b *boundedJobs) wait() { b.wg.Wait() }
 
 // planRepairs finds the sealed extents whose replicas need healing.
 func (m *Manager) planRepairs(now time.Time) []repairTask {
@@ -190,8 +188,9 @@ func (m *Manager) planRepairs(now time.Time) []repairTask {
 			continue
 		}
 		e := m.cache.resolved(stored)
-		tasks = append(tasks, m.planExtentLocked(e, now)...)
-		if m.underReplicatedLocked(e, now) {
+		extentTasks, under := m.planExtentLocked(e, now)
+		tasks = append(tasks, extentTasks...)
+		if under {
 			underReplicated++
 		}
 	}
@@ -202,15 +201,15 @@ func (m *Manager) planRepairs(now time.Time) []repairTask {
 
 // planExtentLocked plans the repairs of one sealed extent: at most one
 // task per replica, none while a repair of it runs, and none without a
-// source to copy from.
-func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) []repairTask {
-	if m.repairing[e.Id] {
-		return nil
-	}
+// source to copy from. under says a replica is not known to be whole and
+// sealed on a live node.
+func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) (planned []repairTask, under bool) {
 	var confirmed, unconfirmed []*clogspb.Replica
 	var tasks []repairTask
 	for i, r := range e.Replicas {
-		switch state, kind := m.replicaStateLocked(e, r, now); state {
+		state, kind := m.replicaStateLocked(e, r, now)
+		under = under || state != replicaWhole
+		switch state {
 		case replicaWhole:
 			confirmed = append(confirmed, r)
 		case replicaAlive:
@@ -222,14 +221,14 @@ func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) []repai
 	// Confirmed whole replicas first; live ones not yet reported after
 	// them (RepairExtent tries its sources in order).
 	sources := append(confirmed, unconfirmed...)
-	if len(tasks) == 0 || len(sources) == 0 {
-		return nil
+	if len(tasks) == 0 || len(sources) == 0 || m.repairing[e.Id] {
+		return nil, under
 	}
-	planned := tasks[:0]
+	planned = tasks[:0]
 	for _, task := range tasks {
 		task.sources = sources
 		if task.kind == repairMove {
-			target, ok := m.moveTargetLocked(e)
+			target, ok := m.spareNodeLocked(e.Replicas)
 			if !ok {
 				m.lg.Warn("no live node to move a replica to", zap.Uint64("extent", e.Id), zap.Uint64("node", task.target.NodeId))
 				continue
@@ -238,7 +237,7 @@ func (m *Manager) planExtentLocked(e *clogspb.ExtentMeta, now time.Time) []repai
 		}
 		planned = append(planned, task)
 	}
-	return planned
+	return planned, under
 }
 
 // maxInPlaceFailures is how many in-place repairs of one replica may fail
@@ -294,17 +293,6 @@ func (m *Manager) replicaStateLocked(e *clogspb.ExtentMeta, r *clogspb.Replica, 
 	return replicaWhole, 0
 }
 
-// underReplicatedLocked: a replica of e is not known to be whole and
-// sealed on a live node.
-func (m *Manager) underReplicatedLocked(e *clogspb.ExtentMeta, now time.Time) bool {
-	for _, r := range e.Replicas {
-		if state, _ := m.replicaStateLocked(e, r, now); state != replicaWhole {
-			return true
-		}
-	}
-	return false
-}
-
 // deadForLocked is how long a node has been silent: since its last
 // heartbeat, or since this term began if it has not heartbeated to it.
 func (m *Manager) deadForLocked(id uint64, now time.Time) time.Duration {
@@ -312,28 +300,6 @@ func (m *Manager) deadForLocked(id uint64, now time.Time) time.Duration {
 		return now.Sub(l.lastHeartbeat)
 	}
 	return now.Sub(m.term.began)
-}
-
-// moveTargetLocked picks a live node with room that holds no replica of e.
-func (m *Manager) moveTargetLocked(e *clogspb.ExtentMeta) (*clogspb.Replica, bool) {
-	exclude := map[uint64]bool{}
-	for _, r := range e.Replicas {
-		exclude[r.NodeId] = true
-	}
-	var candidates []Candidate
-	for _, n := range m.cache.nodes {
-		c := Candidate{NodeID: n.Id, Addr: n.Addr, Alive: m.aliveLocked(n.Id)}
-		if l, ok := m.live[n.Id]; ok {
-			c.Disks = l.disks
-		}
-		candidates = append(candidates, c)
-	}
-	slices.SortFunc(candidates, func(a, b Candidate) int { return cmp.Compare(a.NodeID, b.NodeID) })
-	chosen, err := m.cfg.Placement.Place(candidates, 1, exclude)
-	if err != nil || len(chosen) == 0 {
-		return nil, false
-	}
-	return &clogspb.Replica{NodeId: chosen[0].NodeID, Addr: chosen[0].Addr}, true
 }
 
 // runRepair runs one task: the copy on the target node, then, for a move,
@@ -420,12 +386,8 @@ func (m *Manager) publishMove(task repairTask, replicas []*clogspb.Replica) erro
 	if stored == 0 {
 		return fmt.Errorf("%w: extent %d is gone", ErrNotFound, task.extent.Id)
 	}
-	lock := m.streamLock(stored)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(stored)
+	defer unlock()
 	if err != nil {
 		return err
 	}

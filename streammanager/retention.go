@@ -1,6 +1,7 @@
 package streammanager
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -72,10 +73,7 @@ func (m *Manager) retiredLocked(s *clogspb.StreamMeta, p *clogspb.StreamPolicy, 
 		if e == nil || !e.Sealed {
 			break
 		}
-		sealedAt := e.SealedUnixNano
-		if sealedAt == 0 {
-			sealedAt = e.CreatedUnixNano // sealed before seal times were kept
-		}
+		sealedAt := cmp.Or(e.SealedUnixNano, e.CreatedUnixNano) // created: sealed before seal times were kept
 		tooOld := p.GetMaxAgeSeconds() > 0 && now.Sub(time.Unix(0, sealedAt)) > time.Duration(p.GetMaxAgeSeconds())*time.Second
 		tooBig := p.GetMaxBytes() > 0 && sealedBytes > p.GetMaxBytes()
 		if !tooOld && !tooBig {

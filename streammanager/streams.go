@@ -38,10 +38,7 @@ func (m *Manager) createStream(name string, policy *clogspb.StreamPolicy) (*clog
 	if err := ValidateStreamName(name); err != nil {
 		return nil, err
 	}
-	if err := validatePolicy(policy); err != nil {
-		return nil, err
-	}
-	if err := m.validateCodingLeader(policy); err != nil {
+	if err := m.validatePolicy(policy); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -69,29 +66,26 @@ func (m *Manager) createStream(name string, policy *clogspb.StreamPolicy) (*clog
 	return m.cache.layout(s), nil
 }
 
-// validatePolicy refuses limits that cannot mean anything.
-func validatePolicy(p *clogspb.StreamPolicy) error {
+// validatePolicy refuses limits that cannot mean anything, and a coding
+// the live nodes cannot hold (which only the leader knows).
+func (m *Manager) validatePolicy(p *clogspb.StreamPolicy) error {
 	if p.GetMaxAgeSeconds() < 0 {
 		return fmt.Errorf("%w: max age %ds is negative", ErrBadRequest, p.GetMaxAgeSeconds())
 	}
-	return nil
+	if !m.IsLeader() {
+		return &NotLeaderError{}
+	}
+	return m.validateCoding(p)
 }
 
 // setStreamPolicy replaces a stream's policy; the reconciliation loop
 // applies it.
 func (m *Manager) setStreamPolicy(id uint64, policy *clogspb.StreamPolicy) (*clogspb.StreamResponse, error) {
-	if err := validatePolicy(policy); err != nil {
+	if err := m.validatePolicy(policy); err != nil {
 		return nil, err
 	}
-	if err := m.validateCodingLeader(policy); err != nil {
-		return nil, err
-	}
-	lock := m.streamLock(id)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(id)
+	defer unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -139,12 +133,8 @@ func (m *Manager) streamInfo(id uint64, name string) (*clogspb.StreamResponse, e
 
 // truncateStream drops a stream's extents before firstKept.
 func (m *Manager) truncateStream(id, firstKept uint64) (*clogspb.StreamResponse, error) {
-	lock := m.streamLock(id)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(id)
+	defer unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -174,12 +164,8 @@ func (m *Manager) truncateStream(id, firstKept uint64) (*clogspb.StreamResponse,
 
 // deleteStream removes a stream and its extents' metadata.
 func (m *Manager) deleteStream(id uint64) (int64, error) {
-	lock := m.streamLock(id)
-	lock.Lock()
-	defer lock.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, err := m.leaderLocked()
+	t, unlock, err := m.leadStream(id)
+	defer unlock()
 	if err != nil {
 		return 0, err
 	}
@@ -203,6 +189,21 @@ func (m *Manager) deleteStream(id uint64) (int64, error) {
 	}
 	m.cache.deleteStream(s)
 	return rev, nil
+}
+
+// leadStream takes stream id's lock, then mu (the lock order), and returns
+// the term if this manager leads; unlock releases both, also after an
+// error.
+func (m *Manager) leadStream(id uint64) (t *term, unlock func(), err error) {
+	lock := m.streamLock(id)
+	lock.Lock()
+	m.mu.Lock()
+	unlock = func() {
+		m.mu.Unlock()
+		lock.Unlock()
+	}
+	t, err = m.leaderLocked()
+	return t, unlock, err
 }
 
 // streamLock returns the lock that serializes layout changes of a stream.
