@@ -1,12 +1,10 @@
 package streamclient
 
 import (
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
-	"go.uber.org/goleak"
+	"github.com/clogs-io/clogs/internal/leakcheck"
 )
 
 // TestMain fails the package if a test leaves goroutines behind. The
@@ -14,17 +12,5 @@ import (
 // (see streammanager's TestMain), so the check waits for them to end
 // rather than ignoring them.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(15 * time.Second)
-		for err := goleak.Find(); err != nil; err = goleak.Find() {
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
+	os.Exit(leakcheck.AfterRun(m.Run()))
 }

@@ -1,12 +1,10 @@
 package streammanager
 
 import (
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
-	"go.uber.org/goleak"
+	"github.com/clogs-io/clogs/internal/leakcheck"
 )
 
 // TestMain fails the package if a test leaves goroutines behind: every test
@@ -29,21 +27,5 @@ import (
 // ignoring them, so that a real leak with the same top function is still
 // caught.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			err := goleak.Find() // retries for about a second itself
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
+	os.Exit(leakcheck.AfterRun(m.Run()))
 }

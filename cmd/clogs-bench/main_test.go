@@ -12,29 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/clogs-io/clogs/clogs"
 	"github.com/clogs-io/clogs/collector"
+	"github.com/clogs-io/clogs/internal/leakcheck"
 	"github.com/clogs-io/clogs/internal/testcluster"
 )
 
 // TestMain fails the package if a test leaves goroutines behind, waiting
 // out the embedded etcd's peer connections of the cluster tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(15 * time.Second)
-		for err := goleak.Find(); err != nil; err = goleak.Find() {
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
+	os.Exit(leakcheck.AfterRun(m.Run()))
 }
 
 // runBenchCmd runs the command line in-process, as main does.

@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/clogs-io/clogs/clogs"
+	"github.com/clogs-io/clogs/internal/leakcheck"
 	"github.com/clogs-io/clogs/internal/proctest"
 )
 
@@ -24,18 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	proctest.RemoveBuilds()
-	if code == 0 {
-		deadline := time.Now().Add(15 * time.Second)
-		for err := goleak.Find(); err != nil; err = goleak.Find() {
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
+	os.Exit(leakcheck.AfterRun(code))
 }
 
 // received is one log datagram a listener received.
