@@ -18,8 +18,8 @@ import (
 // what was dropped. make bench-collector runs the same with real
 // processes; this one is for profiles.
 func BenchmarkCollector(b *testing.B) {
-	c := startClusterB(b)
-	cfg := testConfigB(c)
+	c := startCluster(b)
+	cfg := testConfig(c)
 	col, err := Start(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -23,17 +23,13 @@ type cluster struct {
 	nodes []*node.Node
 }
 
-func startCluster(t *testing.T) *cluster { return startClusterB(t) }
-
-func startClusterB(t testing.TB) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	c := &cluster{sm: testcluster.StartManager(t, testcluster.ManagerConfig(t))}
 	c.nodes, _ = testcluster.StartNodes(t, 3, testcluster.NodeConfig(nil, c.sm.Addr()))
 	testcluster.WaitAlive(t, c.sm.Addr(), 3)
 	return c
 }
-
-func testConfigB(c *cluster) Config { return testConfig(c) }
 
 // testConfig is a collector on free ports of the cluster, flushing
 // often so tests are quick.
