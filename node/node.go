@@ -208,6 +208,7 @@ func (n *Node) startHTTP() error {
 	n.httpListener = lis
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", n.metrics.handler())
+	handleProfiles(mux)
 	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go n.httpServer.Serve(lis)
 	return nil

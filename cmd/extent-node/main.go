@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clogs-io/clogs/conn"
+	"github.com/clogs-io/clogs/extent/vfs"
 	"github.com/clogs-io/clogs/internal/buildinfo"
 	"github.com/clogs-io/clogs/internal/daemon"
 	"github.com/clogs-io/clogs/node"
@@ -63,6 +64,7 @@ type options struct {
 	scrubInterval   time.Duration
 	highWater       float64
 	compression     string
+	directIO        bool
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -87,6 +89,7 @@ func defaultOptions() *options {
 		scrubInterval:   cfg.ScrubInterval,
 		highWater:       cfg.HighWaterMark,
 		compression:     cfg.Conn.Compression,
+		directIO:        true,
 		logLevel:        logCfg.Level,
 		logFormat:       logCfg.Format,
 		shutdownTimeout: defaultShutdownTimeout,
@@ -147,6 +150,7 @@ Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 	f.DurationVar(&opts.scrubInterval, "scrub-interval", opts.scrubInterval, "pause after each full scrub pass")
 	f.Float64Var(&opts.highWater, "high-water", opts.highWater, "fraction of a disk's bytes in use above which it takes no new extents (0 to 1]")
 	f.StringVar(&opts.compression, "compression", opts.compression, `compression of requests to peer nodes: "" (none) or `+conn.Snappy)
+	f.BoolVar(&opts.directIO, "direct-io", opts.directIO, "write appended blocks with O_DIRECT, past the page cache, where the file system allows it (--direct-io=false: buffered writes)")
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", opts.shutdownTimeout, "how long in-flight requests may run on after SIGTERM before they are cut")
@@ -171,6 +175,9 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	cfg.ScrubInterval = o.scrubInterval
 	cfg.HighWaterMark = o.highWater
 	cfg.Conn.Compression = o.compression
+	if o.directIO {
+		cfg.Extent.FS = vfs.DirectWrites
+	}
 	cfg.Conn.Logger = lg.Named("conn")
 	cfg.Logger = lg
 	errs := []error{checkStreamManagers(o.streamManagers), checkDisks(o.disks)}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,8 @@ type wbenchOptions struct {
 	writer   string
 	window   int
 	json     bool
+
+	cpuProfile string
 }
 
 // appender is what wbench drives: a Writer or a SharedWriter.
@@ -57,6 +61,7 @@ object).`,
 	f.StringVar(&o.writer, "writer", "single", "single (exactly-once, pipelined) or shared (at-least-once)")
 	f.IntVar(&o.window, "window", streamclient.DefaultConfig().WriterInflight, "requests the single writer keeps in flight")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with go tool pprof)")
 	return cmd
 }
 
@@ -99,6 +104,17 @@ func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) error 
 	}
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := wbenchRun(ctx, w, o, cmd.ErrOrStderr())
 	if err != nil {

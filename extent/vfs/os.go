@@ -14,15 +14,17 @@ import (
 // Default is the real filesystem.
 var Default FS = osFS{}
 
-type osFS struct{}
-
-func (osFS) Create(name string) (File, error) {
-	return openOS(name, os.O_RDWR|os.O_CREATE|os.O_EXCL)
+type osFS struct {
+	direct bool // writes aligned ranges with O_DIRECT (DirectWrites)
 }
 
-func (osFS) Open(name string) (File, error) { return openOS(name, os.O_RDWR) }
+func (o osFS) Create(name string) (File, error) {
+	return openOS(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, o.direct)
+}
 
-func (osFS) OpenReadOnly(name string) (File, error) { return openOS(name, os.O_RDONLY) }
+func (o osFS) Open(name string) (File, error) { return openOS(name, os.O_RDWR, o.direct) }
+
+func (osFS) OpenReadOnly(name string) (File, error) { return openOS(name, os.O_RDONLY, false) }
 
 func (osFS) Remove(name string) error { return os.Remove(name) }
 
@@ -53,18 +55,27 @@ func (osFS) List(dir string) ([]string, error) {
 	return names, nil
 }
 
-func openOS(name string, flag int) (File, error) {
-	f, err := os.OpenFile(filepath.Clean(name), flag, 0o644)
+func openOS(name string, flag int, direct bool) (File, error) {
+	name = filepath.Clean(name)
+	f, err := os.OpenFile(name, flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &osFile{f: f, fd: int(f.Fd())}, nil
+	o := &osFile{f: f, fd: int(f.Fd())}
+	if direct {
+		o.direct = openDirect(name)
+	}
+	return o, nil
 }
 
 type osFile struct {
-	f  *os.File
-	fd int
+	f      *os.File
+	fd     int
+	direct *directFile // nil: every write is buffered
 }
+
+// writesDirect says whether aligned writes bypass the page cache.
+func (o *osFile) writesDirect() bool { return o.direct != nil }
 
 // maxIovecs stays below the kernel's IOV_MAX (1024).
 const maxIovecs = 1024
@@ -74,6 +85,15 @@ func (o *osFile) Name() string { return o.f.Name() }
 func (o *osFile) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
 
 func (o *osFile) WritevAt(bufs [][]byte, off int64) error {
+	if o.direct != nil {
+		var total int64
+		for _, b := range bufs {
+			total += int64(len(b))
+		}
+		if o.direct.fits(off, total) {
+			return o.direct.writevAt(o.Name(), bufs, off)
+		}
+	}
 	for len(bufs) > 0 {
 		chunk := bufs
 		if len(chunk) > maxIovecs {
@@ -169,4 +189,6 @@ func xattrError(op, path string, err error) error {
 	return &fs.PathError{Op: op, Path: path, Err: err}
 }
 
-func (o *osFile) Close() error { return o.f.Close() }
+func (o *osFile) Close() error {
+	return errors.Join(o.direct.close(), o.f.Close())
+}

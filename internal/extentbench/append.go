@@ -18,6 +18,7 @@ type appendWorkload struct {
 	payloadSize     int
 	writers         int
 	preallocateStep uint64
+	direct          bool   // O_DIRECT writes (vfs.DirectWrites), as extent-node does by default
 	baseline        string // key of the fio job it is compared with
 	compareIOPS     bool   // compare ops/s with fio's IOPS, not bandwidth
 }
@@ -32,9 +33,12 @@ var appendWorkloads = []appendWorkload{
 	{name: "append 4 KiB x1 prealloc 64 MiB", payloadSize: 4 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: FioWrite4KSync},
 	{name: "append 64 KiB x1", payloadSize: 64 << 10, writers: 1, baseline: FioWrite64KSync},
 	{name: "append 64 KiB x1 prealloc 64 MiB", payloadSize: 64 << 10, writers: 1, preallocateStep: benchPreallocateStep, baseline: FioWrite64KSync},
+	{name: "append 64 KiB x1 direct", payloadSize: 64 << 10, writers: 1, direct: true, baseline: FioWrite64KSync},
 	{name: "append 1 MiB x1", payloadSize: 1 << 20, writers: 1, baseline: FioWrite1MDir},
+	{name: "append 1 MiB x1 direct", payloadSize: 1 << 20, writers: 1, direct: true, baseline: FioWrite1MDir},
 	{name: "append 4 KiB x16", payloadSize: 4 << 10, writers: 16, baseline: FioWrite4KSync, compareIOPS: true},
 	{name: "append 4 KiB x64", payloadSize: 4 << 10, writers: 64, baseline: FioWrite4KSync, compareIOPS: true},
+	{name: "append 4 KiB x64 direct", payloadSize: 4 << 10, writers: 64, direct: true, baseline: FioWrite4KSync, compareIOPS: true},
 }
 
 // AppendResult is one append workload's outcome. Rates count payload
@@ -45,6 +49,7 @@ type AppendResult struct {
 	PayloadBytes       int              `json:"payload_bytes"`
 	Writers            int              `json:"writers"`
 	PreallocateStep    uint64           `json:"preallocate_step"`
+	Direct             bool             `json:"direct"`
 	FioBaseline        string           `json:"fio_baseline"`
 	CompareIOPS        bool             `json:"compare_iops"`
 	Ops                int64            `json:"ops"`
@@ -74,7 +79,7 @@ func (r *runner) runAppends(ctx context.Context) ([]AppendResult, error) {
 
 // runAppend runs one workload on a fresh extent, which it removes after.
 func (r *runner) runAppend(ctx context.Context, workload appendWorkload) (result AppendResult, err error) {
-	e, err := r.createExtent(workload.preallocateStep, false)
+	e, err := r.createExtent(workload.preallocateStep, workload.direct, false)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -127,7 +132,7 @@ func summarizeAppend(workload appendWorkload, appenders []*appender, elapsed tim
 	latency := benchkit.NewLatencyRecorder()
 	result := AppendResult{
 		Workload: workload.name, PayloadBytes: workload.payloadSize, Writers: workload.writers,
-		PreallocateStep: workload.preallocateStep, FioBaseline: workload.baseline,
+		PreallocateStep: workload.preallocateStep, Direct: workload.direct, FioBaseline: workload.baseline,
 		CompareIOPS: workload.compareIOPS, Elapsed: elapsed,
 	}
 	for _, a := range appenders {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/extent/vfs"
 	"github.com/clogs-io/clogs/internal/benchkit"
 )
 
@@ -75,9 +76,12 @@ func (r *runner) fioBaseline(ctx context.Context) (FioBaseline, error) {
 }
 
 // createExtent creates a fresh extent in the bench directory.
-func (r *runner) createExtent(preallocateStep uint64, unsafeNoSync bool) (*extent.Extent, error) {
+func (r *runner) createExtent(preallocateStep uint64, direct, unsafeNoSync bool) (*extent.Extent, error) {
 	r.lastID++
 	cfg := extent.DefaultConfig()
+	if direct {
+		cfg.FS = vfs.DirectWrites
+	}
 	cfg.MaxSize = benchMaxSize
 	cfg.PreallocateStep = preallocateStep
 	cfg.UnsafeNoSyncForBenchmarks = unsafeNoSync

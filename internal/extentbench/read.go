@@ -116,7 +116,7 @@ func (r *runner) writeReadExtents(ctx context.Context) (large, small readExtent,
 // writeSealedExtent fills a fresh extent with 64 KiB blocks up to size
 // and seals it.
 func (r *runner) writeSealedExtent(ctx context.Context, size uint64) (readExtent, error) {
-	e, err := r.createExtent(0, true)
+	e, err := r.createExtent(0, false, true)
 	if err != nil {
 		return readExtent{}, err
 	}
