@@ -181,7 +181,10 @@ func (n *Node) Start() error {
 		return fmt.Errorf("listen %s: %w", n.cfg.Listen, err)
 	}
 	n.listener = lis
-	n.grpcServer = grpc.NewServer(append(conn.ServerOptions(), grpc.ChainUnaryInterceptor(n.metrics.unaryInterceptor), grpc.ChainStreamInterceptor(n.metrics.streamInterceptor))...)
+	n.grpcServer = grpc.NewServer(append(conn.ServerOptions(),
+		// Decodes block payloads without copying them out of the message.
+		grpc.ForceServerCodecV2(clogspb.Codec{}),
+		grpc.ChainUnaryInterceptor(n.metrics.unaryInterceptor), grpc.ChainStreamInterceptor(n.metrics.streamInterceptor))...)
 	clogspb.RegisterExtentServiceServer(n.grpcServer, &service{n: n})
 	go n.grpcServer.Serve(lis)
 	if n.cfg.HTTP != "" {
