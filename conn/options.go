@@ -42,12 +42,14 @@ func (c Config) DialOptions() []grpc.DialOption {
 			MinConnectTimeout: c.DialTimeout,
 		}),
 		grpc.WithDefaultCallOptions(callOptions...),
+		grpc.WithInitialWindowSize(StreamWindow),
+		grpc.WithInitialConnWindowSize(ConnectionWindow),
 	}
 }
 
 // ServerOptions returns the server-side options matching the clients' dial
-// options: the same message size limits, and a keepalive policy that
-// allows the clients' pings, also between RPCs.
+// options: the same message size limits and flow-control windows, and a
+// keepalive policy that allows the clients' pings, also between RPCs.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
@@ -56,5 +58,7 @@ func ServerOptions() []grpc.ServerOption {
 			MinTime:             keepaliveMinTime,
 			PermitWithoutStream: true,
 		}),
+		grpc.InitialWindowSize(StreamWindow),
+		grpc.InitialConnWindowSize(ConnectionWindow),
 	}
 }
