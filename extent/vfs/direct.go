@@ -36,12 +36,13 @@ var DirectWrites FS = osFS{direct: true}
 const directChunk = 4 << 20
 
 // maxStaging bounds the staging buffers of all direct writes together
-// (directChunk each, 64 MiB in all). A write takes one for its whole
-// duration; when all are taken it waits for one, so memory stays bounded
-// however many extents write at once, and on a disk that takes one request
-// at a time nothing is lost by the wait. Buffers are made on demand and
-// then kept: sized buffers from a sync.Pool, dropped at every GC and
-// faulted in again, measured 15% fewer 4 KiB appends (make bench-node).
+// (directChunk each, 64 MiB in all). A write holds one while it runs; a
+// write that finds all of them taken goes through the page cache instead
+// (never waiting, so a hung disk cannot hold up the others), so memory
+// stays bounded however many extents write at once. Buffers are made on
+// demand and then kept: sized buffers from a sync.Pool, dropped at every
+// GC and faulted in again, measured 15% fewer 4 KiB appends (make
+// bench-node).
 const maxStaging = 16
 
 var (
@@ -49,6 +50,7 @@ var (
 	stagingMade atomic.Int32
 )
 
+// getStaging returns a free staging buffer, or nil when all are taken.
 func getStaging() []byte {
 	select {
 	case b := <-stagingFree:
@@ -59,7 +61,7 @@ func getStaging() []byte {
 		return alignedBuffer(directChunk, 4096)
 	}
 	stagingMade.Add(-1)
-	return <-stagingFree
+	return nil
 }
 
 func putStaging(b []byte) { stagingFree <- b }
@@ -108,10 +110,9 @@ func (d *directFile) fits(off, total int64) bool {
 	return d != nil && total > 0 && off%d.offsetAlign == 0 && total%d.offsetAlign == 0
 }
 
-// writevAt copies bufs into aligned chunks and writes them at off.
-func (d *directFile) writevAt(name string, bufs [][]byte, off int64) error {
-	chunk := getStaging()
-	defer putStaging(chunk)
+// writevAt copies bufs into aligned chunks of chunk, a staging buffer, and
+// writes them at off.
+func (d *directFile) writevAt(name string, chunk []byte, bufs [][]byte, off int64) error {
 	i, pos := 0, 0 // next byte to copy: bufs[i][pos]
 	for i < len(bufs) {
 		n := 0

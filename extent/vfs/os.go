@@ -91,7 +91,10 @@ func (o *osFile) WritevAt(bufs [][]byte, off int64) error {
 			total += int64(len(b))
 		}
 		if o.direct.fits(off, total) {
-			return o.direct.writevAt(o.Name(), bufs, off)
+			if staging := getStaging(); staging != nil {
+				defer putStaging(staging)
+				return o.direct.writevAt(o.Name(), staging, bufs, off)
+			}
 		}
 	}
 	for len(bufs) > 0 {
