@@ -81,7 +81,7 @@ func DefaultConfig() Config {
 		MaxBatchBytes:      16 << 20,
 		PipelineBytes:      1 << 20,
 		FullReportEvery:    10,
-		RepairRate:         64 << 20,
+		RepairRate:         32 << 20,
 		ScrubRate:          16 << 20,
 		ScrubInterval:      time.Hour,
 		HighWaterMark:      0.95,

@@ -334,9 +334,19 @@ func sourceUnreachable(err error) bool {
 	return false
 }
 
-// copyFrom streams the blocks from r's commit length to length from the
-// source at addr and writes each at the offset it has there. It returns
-// the bytes it copied; source failures are *sourceError.
+// repairRequestBytes is how much a repair asks its source for at a time.
+// The source reads only what is asked for, so asking for a little at a
+// time, after the previous part is written and paid for, paces the
+// source's disk reads by the target's --repair-rate too. One long stream
+// let the source read as far ahead as the connection's flow-control
+// window (16 MiB), in bursts that foreground appends waited behind (make
+// bench-repair: p99 2.5x instead of at most 2x).
+const repairRequestBytes = 1 << 20
+
+// copyFrom copies the blocks from r's commit length to length from the
+// source at addr, a part at a time, and writes each at the offset it has
+// there. It returns the bytes it copied; source failures are
+// *sourceError.
 func (n *Node) copyFrom(ctx context.Context, r *replica, addr string, length uint64) (uint64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -352,39 +362,46 @@ func (n *Node) copyFrom(ctx context.Context, r *replica, addr string, length uin
 	if err != nil {
 		return 0, sourceErr(err)
 	}
+	client := clogspb.NewExtentServiceClient(cc)
 	offset := r.ext.CommitLength()
-	stream, err := clogspb.NewExtentServiceClient(cc).ReadBlocks(ctx, &clogspb.ReadBlocksRequest{ExtentId: r.id, Offset: offset})
-	if err != nil {
-		return 0, sourceErr(err)
-	}
 	var copied uint64
 	for offset < length {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			err = fmt.Errorf("%w: the source's blocks end at %d, before the sealed length %d", ErrSourceMismatch, offset, length)
-		}
+		stream, err := client.ReadBlocks(ctx, &clogspb.ReadBlocksRequest{ExtentId: r.id, Offset: offset, MaxBytes: min(repairRequestBytes, length-offset)})
 		if err != nil {
 			return copied, sourceErr(err)
 		}
-		if !idle.Stop() { // the time spent throttled and writing is not the source's
-			return copied, sourceErr(errSourceIdle)
+		partStart := offset
+		for {
+			msg, err := stream.Recv()
+			if err == io.EOF && offset > partStart {
+				break // this part is done; ask for the next
+			}
+			if err == io.EOF {
+				err = fmt.Errorf("%w: the source's blocks end at %d, before the sealed length %d", ErrSourceMismatch, offset, length)
+			}
+			if err != nil {
+				return copied, sourceErr(err)
+			}
+			if !idle.Stop() { // the time spent throttled and writing is not the source's
+				return copied, sourceErr(errSourceIdle)
+			}
+			blocks, size, err := checkSourceBlocks(msg, offset, length)
+			if err != nil {
+				return copied, &sourceError{addr: addr, err: err}
+			}
+			if err := n.writeRepaired(r, offset, blocks); err != nil {
+				return copied, err
+			}
+			offset += size
+			copied += size
+			n.metrics.repairBytes.Add(float64(size))
+			// Pay for the bytes after writing them: what was received
+			// is not held back, and the next message waits.
+			if err := n.repairThrottle.wait(ctx, size); err != nil {
+				return copied, err
+			}
+			idle.Reset(n.cfg.ReplicaTimeout)
 		}
-		blocks, size, err := checkSourceBlocks(msg, offset, length)
-		if err != nil {
-			return copied, &sourceError{addr: addr, err: err}
-		}
-		if err := n.writeRepaired(r, offset, blocks); err != nil {
-			return copied, err
-		}
-		offset += size
-		copied += size
-		n.metrics.repairBytes.Add(float64(size))
-		// Pay for the bytes after writing them: what was received is
-		// not held back, and the next message waits.
-		if err := n.repairThrottle.wait(ctx, size); err != nil {
-			return copied, err
-		}
-		idle.Reset(n.cfg.ReplicaTimeout)
 	}
 	return copied, nil
 }

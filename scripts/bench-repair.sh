@@ -7,13 +7,15 @@
 # the spare node (throttled by the target's --repair-rate). It prints both
 # latency tables and the ratio of the p99s (the issue's goal: at most 2).
 #
-#   FILL_MIB=512 DURATION=10s REPAIR_RATE=64MiB BASE_PORT=25400 bash scripts/bench-repair.sh
+#   FILL_MIB=512 DURATION=10s REPAIR_RATE=32MiB BASE_PORT=25400 bash scripts/bench-repair.sh
+#
+# NODE_FLAGS adds flags to every extent-node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fill_mib=${FILL_MIB:-512}
 duration=${DURATION:-10s}
-repair_rate=${REPAIR_RATE:-64MiB}
+repair_rate=${REPAIR_RATE:-32MiB}
 base=${BASE_PORT:-25400}
 go build -o bin/ ./cmd/...
 mkdir -p data
@@ -42,7 +44,7 @@ pids+=($!)
 node_pids=()
 for i in 1 2 3 4; do
 	bin/extent-node --listen "127.0.0.1:$((base + 20 + i))" --http "" --sm "$sm" --disk "$dir/node$i" \
-		--full-report-every 2 --repair-rate "$repair_rate" 2>"$dir/node$i.log" &
+		--full-report-every 2 --repair-rate "$repair_rate" ${NODE_FLAGS:-} 2>"$dir/node$i.log" &
 	pids+=($!)
 	node_pids+=($!)
 done
