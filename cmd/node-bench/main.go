@@ -8,9 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -63,9 +61,9 @@ func newRootCommand() *cobra.Command {
 // run benchmarks and prints the report.
 func run(cmd *cobra.Command, opts nodebench.Options, asJSON bool, cpuProfile string) (err error) {
 	if cpuProfile != "" {
-		stop, err := startCPUProfile(cpuProfile)
-		if err != nil {
-			return err
+		stop, startErr := benchkit.StartCPUProfile(cpuProfile)
+		if startErr != nil {
+			return startErr
 		}
 		defer func() { err = errors.Join(err, stop()) }()
 	}
@@ -74,19 +72,4 @@ func run(cmd *cobra.Command, opts nodebench.Options, asJSON bool, cpuProfile str
 		return err
 	}
 	return benchkit.Print(cmd.OutOrStdout(), report, asJSON)
-}
-
-func startCPUProfile(path string) (stop func() error, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
 }

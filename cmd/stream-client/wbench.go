@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +60,7 @@ object).`,
 	f.StringVar(&o.writer, "writer", "single", "single (exactly-once, pipelined) or shared (at-least-once)")
 	f.IntVar(&o.window, "window", streamclient.DefaultConfig().WriterInflight, "requests the single writer keeps in flight")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with go tool pprof)")
+	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (read it with go tool pprof)")
 	return cmd
 }
 
@@ -83,7 +82,7 @@ type WbenchResult struct {
 	MaxUs    int64   `json:"max_us"`
 }
 
-func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) error {
+func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) (err error) {
 	if o.size < 1 || o.size > extent.MaxPayload || o.inflight < 1 || o.window < 1 || (o.count <= 0 && o.duration <= 0) {
 		return &usageError{fmt.Errorf("wbench: --size 1..%d, --inflight and --window at least 1, and --count or --duration above 0", extent.MaxPayload)}
 	}
@@ -106,15 +105,11 @@ func runWbench(cmd *cobra.Command, opts *globalOptions, o *wbenchOptions) error 
 		return err
 	}
 	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
+		stop, startErr := benchkit.StartCPUProfile(o.cpuProfile)
+		if startErr != nil {
+			return startErr
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer func() { err = errors.Join(err, stop()) }()
 	}
 	res, err := wbenchRun(ctx, w, o, cmd.ErrOrStderr())
 	if err != nil {
