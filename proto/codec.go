@@ -76,45 +76,20 @@ var errWire = errors.New("malformed protobuf wire data")
 // except that the blocks' payloads and user data are slices of b.
 func UnmarshalAppendBlocks(b []byte, m *AppendBlocksRequest) error {
 	proto.Reset(m)
-	var unknown []byte
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return decodeError(m, protowire.ParseError(n))
-		}
-		b = b[n:]
+	unknown, err := walkFields(b, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 		switch {
 		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return decodeError(m, protowire.ParseError(n))
-			}
-			m.ExtentId, b = v, b[n:]
+			return consumeVarint(b, &m.ExtentId)
 		case num == 2 && typ == protowire.BytesType:
-			blk, n, err := consumeBlock(b)
-			if err != nil {
-				return decodeError(m, err)
-			}
-			m.Blocks, b = append(m.Blocks, blk), b[n:]
+			return consumeBlock(b, &m.Blocks)
 		case num == 3 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return decodeError(m, protowire.ParseError(n))
-			}
-			m.ExpectedOffset, b = &v, b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return decodeError(m, protowire.ParseError(n))
-			}
-			unknown = protowire.AppendTag(unknown, num, typ) // re-encoded, as proto does
-			unknown, b = append(unknown, b[:n]...), b[n:]
+			var v uint64
+			m.ExpectedOffset = &v
+			return consumeVarint(b, &v)
 		}
-	}
-	if unknown != nil {
-		m.ProtoReflect().SetUnknown(unknown)
-	}
-	return nil
+		return 0, nil
+	})
+	return finishDecode(m, unknown, err)
 }
 
 // UnmarshalReplicateBlocks is proto.Unmarshal for a
@@ -122,88 +97,93 @@ func UnmarshalAppendBlocks(b []byte, m *AppendBlocksRequest) error {
 // are slices of b.
 func UnmarshalReplicateBlocks(b []byte, m *ReplicateBlocksRequest) error {
 	proto.Reset(m)
-	var unknown []byte
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return decodeError(m, protowire.ParseError(n))
-		}
-		b = b[n:]
+	unknown, err := walkFields(b, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 		switch {
-		case (num == 1 || num == 2) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return decodeError(m, protowire.ParseError(n))
-			}
-			if num == 1 {
-				m.ExtentId = v
-			} else {
-				m.Offset = v
-			}
-			b = b[n:]
+		case num == 1 && typ == protowire.VarintType:
+			return consumeVarint(b, &m.ExtentId)
+		case num == 2 && typ == protowire.VarintType:
+			return consumeVarint(b, &m.Offset)
 		case num == 3 && typ == protowire.BytesType:
-			blk, n, err := consumeBlock(b)
-			if err != nil {
-				return decodeError(m, err)
-			}
-			m.Blocks, b = append(m.Blocks, blk), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return decodeError(m, protowire.ParseError(n))
-			}
-			unknown = protowire.AppendTag(unknown, num, typ) // re-encoded, as proto does
-			unknown, b = append(unknown, b[:n]...), b[n:]
+			return consumeBlock(b, &m.Blocks)
 		}
-	}
-	if unknown != nil {
-		m.ProtoReflect().SetUnknown(unknown)
-	}
-	return nil
+		return 0, nil
+	})
+	return finishDecode(m, unknown, err)
 }
 
-// consumeBlock decodes a length-delimited Block at the start of b and
-// returns it with the bytes it took.
-func consumeBlock(b []byte) (*Block, int, error) {
+// consumeBlock decodes a length-delimited Block at the start of b,
+// appends it to blocks and returns the bytes it took.
+func consumeBlock(b []byte, blocks *[]*Block) (int, error) {
 	msg, n := protowire.ConsumeBytes(b)
 	if n < 0 {
-		return nil, 0, protowire.ParseError(n)
+		return 0, protowire.ParseError(n)
 	}
 	blk := &Block{}
-	var unknown []byte
-	for len(msg) > 0 {
-		num, typ, tn := consumeTag(msg)
-		if tn < 0 {
-			return nil, 0, protowire.ParseError(tn)
+	unknown, err := walkFields(msg, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
+		if (num != 1 && num != 2) || typ != protowire.BytesType {
+			return 0, nil
 		}
-		msg = msg[tn:]
-		if (num == 1 || num == 2) && typ == protowire.BytesType {
-			v, vn := protowire.ConsumeBytes(msg)
-			if vn < 0 {
-				return nil, 0, protowire.ParseError(vn)
-			}
-			if v == nil {
-				v = []byte{}
-			}
-			if num == 1 {
-				blk.Payload = v
-			} else {
-				blk.UserData = v
-			}
-			msg = msg[vn:]
-			continue
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return 0, protowire.ParseError(n)
 		}
-		vn := protowire.ConsumeFieldValue(num, typ, msg)
-		if vn < 0 {
-			return nil, 0, protowire.ParseError(vn)
+		if v == nil {
+			v = []byte{}
 		}
-		unknown = protowire.AppendTag(unknown, num, typ)
-		unknown, msg = append(unknown, msg[:vn]...), msg[vn:]
+		if num == 1 {
+			blk.Payload = v
+		} else {
+			blk.UserData = v
+		}
+		return n, nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	if unknown != nil {
 		blk.ProtoReflect().SetUnknown(unknown)
 	}
-	return blk, n, nil
+	*blocks = append(*blocks, blk)
+	return n, nil
+}
+
+// walkFields calls field for every field of the message in b, with the
+// bytes after its tag; field returns how many of them the value took, or
+// 0 when it does not take the field. Fields not taken are skipped and
+// returned as unknown bytes, their tags re-encoded as proto.Unmarshal
+// does.
+func walkFields(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, error)) ([]byte, error) {
+	var unknown []byte
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		n, err := field(num, typ, b)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			unknown = protowire.AppendTag(unknown, num, typ)
+			unknown = append(unknown, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return unknown, nil
+}
+
+// consumeVarint decodes a varint at the start of b into v.
+func consumeVarint(b []byte, v *uint64) (int, error) {
+	x, n := protowire.ConsumeVarint(b)
+	if n < 0 {
+		return 0, protowire.ParseError(n)
+	}
+	*v = x
+	return n, nil
 }
 
 // consumeTag is protowire.ConsumeTag that also refuses field numbers
@@ -216,7 +196,15 @@ func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 	return num, typ, n
 }
 
-func decodeError(m proto.Message, err error) error {
-	proto.Reset(m)
-	return fmt.Errorf("decode %s: %w: %w", m.ProtoReflect().Descriptor().FullName(), errWire, err)
+// finishDecode sets the unknown fields of a decoded message, or resets it
+// and wraps err.
+func finishDecode(m proto.Message, unknown []byte, err error) error {
+	if err != nil {
+		proto.Reset(m)
+		return fmt.Errorf("decode %s: %w: %w", m.ProtoReflect().Descriptor().FullName(), errWire, err)
+	}
+	if unknown != nil {
+		m.ProtoReflect().SetUnknown(unknown)
+	}
+	return nil
 }
