@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -333,8 +334,19 @@ func TestEncodeShardsRefusals(t *testing.T) {
 	_, err = c.client(0).EncodeShards(callCtx(t), c.encodeReq(e, 0, 1, 1))
 	wantRemote(t, err, ErrBadRequest, codes.InvalidArgument, "bad-request")
 
-	// Node 2 is down: no stream starts, no target keeps anything.
+	// Node 2 is down, and node 0 knows it: no stream starts, no target
+	// keeps anything. (Until node 0's connection to node 2 breaks, a
+	// stream to it opens, since gRPC opens streams lazily, and the other
+	// targets may finish theirs before node 2's fails: the case of node 3
+	// below.)
+	down := c.nodes[2].Addr()
 	c.nodes[2].Stop()
+	waitFor(t, 5*time.Second, "node 0 to see node 2 down", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.nodes[0].pool.Get(ctx, down)
+		return err != nil
+	})
 	_, err = c.client(0).EncodeShards(callCtx(t), c.encodeReq(e, 0, 1, 2))
 	wantRemote(t, err, ErrShardTargetFailed, codes.FailedPrecondition, "shard-target-failed")
 	c.waitNoPuts(0, 1)
