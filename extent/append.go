@@ -147,6 +147,16 @@ func (e *Extent) leadBatch() {
 	for _, req := range batch {
 		req.wake <- true
 	}
+	if len(e.pending) == 0 && e.zeroFillDueLocked() {
+		go e.zeroFill() // keeps the writer role
+		return
+	}
+	e.handOffLocked()
+}
+
+// handOffLocked ends a writer's turn: the first pending append leads the
+// next batch, or the extent goes idle.
+func (e *Extent) handOffLocked() {
 	if len(e.pending) > 0 {
 		e.pending[0].wake <- false
 		return
@@ -237,6 +247,7 @@ func (e *Extent) finishWriteLocked(accepted []*appendRequest, start, end uint64,
 	e.failErr = err
 	e.lg.Error("extent write failed; no more appends", zap.Uint64("extent", e.ID()), zap.Error(err))
 	e.discardFailedBatch(start)
+	e.zeroedEnd = 0
 	for _, req := range accepted {
 		req.offsets = nil
 		req.err = fmt.Errorf("append to extent %d: %w: %w", e.ID(), ErrFailed, err)

@@ -22,6 +22,13 @@ type Config struct {
 	// PreallocateStep, when not zero, reserves disk space ahead of the
 	// end in steps of this many bytes (fallocate, keeping the file size).
 	PreallocateStep uint64
+	// ZeroAhead, when not zero, keeps up to this many bytes past the end
+	// written with zeros, filled while the extent has no append waiting
+	// (zerofill.go). An append that lands there overwrites allocated,
+	// written blocks inside the file size, so its fdatasync has no
+	// metadata to commit: on ext4 a cache flush instead of a journal
+	// commit. Open cuts the zeros back off.
+	ZeroAhead uint64
 	// SlowSync is the fdatasync duration above which a warning is logged.
 	SlowSync time.Duration
 	// SyncObserver, if set, is told how long each fdatasync of a batch
@@ -48,6 +55,9 @@ func (c Config) Validate() error {
 	}
 	if c.PreallocateStep%PayloadAlign != 0 {
 		return fmt.Errorf("extent: preallocate step %d is not a multiple of %d", c.PreallocateStep, PayloadAlign)
+	}
+	if c.ZeroAhead%PayloadAlign != 0 {
+		return fmt.Errorf("extent: zero-ahead %d is not a multiple of %d", c.ZeroAhead, PayloadAlign)
 	}
 	return nil
 }

@@ -46,6 +46,8 @@ type Extent struct {
 	sealed     bool             // guarded by mu
 	failErr    error            // first write/sync failure; guarded by mu
 	allocEnd   uint64           // end of preallocated space; only the batch leader touches it
+	zeroedEnd  uint64           // the file holds written zeros from the end up to here; only the writer touches it
+	noZeroFill bool             // a zero fill failed: no more; only the writer touches it
 	boundaries boundaryIndex    // has its own lock
 
 	recovered *TornTailError // what Open cut off, if anything
@@ -223,6 +225,23 @@ func (e *Extent) cutTornTail(s *scanner, off, size uint64, cause error) error {
 	}
 	if found {
 		return &CorruptionError{ExtentID: id, Offset: off, Err: fmt.Errorf("%w (a valid block follows at %d)", cause, next)}
+	}
+	zeroTail, err := s.zerosFrom(off)
+	if err != nil {
+		return fmt.Errorf("open extent %d: %w", id, err)
+	}
+	if zeroTail {
+		// Zeros written ahead of the end (Config.ZeroAhead): nothing was
+		// lost, nothing to report.
+		e.lg.Debug("cutting zeros past the last block", zap.Uint64("extent", id), zap.Uint64("offset", off), zap.Uint64("bytes", size-off))
+		if err := e.f.Truncate(int64(off)); err != nil {
+			return fmt.Errorf("open extent %d: cut zeros past the end: %w", id, err)
+		}
+		if err := e.f.Datasync(); err != nil {
+			return fmt.Errorf("open extent %d: cut zeros past the end: %w", id, err)
+		}
+		e.durableEnd.Store(off)
+		return nil
 	}
 	torn := &TornTailError{ExtentID: id, Offset: off, Dropped: size - off, Err: cause}
 	e.lg.Warn("truncating torn tail", zap.Uint64("extent", id), zap.Uint64("offset", off), zap.Uint64("dropped", torn.Dropped), zap.Error(cause))

@@ -124,7 +124,13 @@ func classifyInvalid(s *scanner, r *Report, off, limit uint64, cause error) erro
 	case r.Sealed:
 		r.Problem = &CorruptionError{ExtentID: id, Offset: off, Err: cause}
 	default:
-		r.Problem = &TornTailError{ExtentID: id, Offset: off, Dropped: limit - off, Err: cause}
+		zeroTail, err := s.zerosFrom(off)
+		if err != nil {
+			return err
+		}
+		if !zeroTail { // zeros past the end are a zero fill's, cut quietly by Open
+			r.Problem = &TornTailError{ExtentID: id, Offset: off, Dropped: limit - off, Err: cause}
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package extent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,24 @@ func (s *scanner) validBlockAfter(from uint64) (uint64, bool, error) {
 		}
 	}
 	return 0, false, nil
+}
+
+// zerosFrom reports whether every byte from off to the limit is zero:
+// space past the last block that a zero fill (Config.ZeroAhead) or a
+// preallocation left, not a torn write.
+func (s *scanner) zerosFrom(off uint64) (bool, error) {
+	for off < s.limit {
+		n := min(uint64(len(zeros)), s.limit-off)
+		b, err := s.window(off, n)
+		if err != nil {
+			return false, errIO{err}
+		}
+		if !bytes.Equal(b, zeros[:n]) {
+			return false, nil
+		}
+		off += n
+	}
+	return true, nil
 }
 
 func alignUp(n, to uint64) uint64 { return (n + to - 1) / to * to }

@@ -65,6 +65,7 @@ type options struct {
 	highWater       float64
 	compression     string
 	directIO        bool
+	zeroAhead       daemon.ByteSize
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -90,6 +91,7 @@ func defaultOptions() *options {
 		highWater:       cfg.HighWaterMark,
 		compression:     cfg.Conn.Compression,
 		directIO:        true,
+		zeroAhead:       daemon.ByteSize(cfg.Extent.ZeroAhead),
 		logLevel:        logCfg.Level,
 		logFormat:       logCfg.Format,
 		shutdownTimeout: defaultShutdownTimeout,
@@ -151,6 +153,7 @@ Exit codes: 0 after a clean shutdown, 1 when it cannot start or stop cleanly.`,
 	f.Float64Var(&opts.highWater, "high-water", opts.highWater, "fraction of a disk's bytes in use above which it takes no new extents (0 to 1]")
 	f.StringVar(&opts.compression, "compression", opts.compression, `compression of requests to peer nodes: "" (none) or `+conn.Snappy)
 	f.BoolVar(&opts.directIO, "direct-io", opts.directIO, "write appended blocks with O_DIRECT, past the page cache, where the file system allows it (--direct-io=false: buffered writes)")
+	f.Var(&opts.zeroAhead, "zero-ahead", "bytes past an unsealed extent's end to keep written with zeros while it is idle, so that an append's fdatasync has no file size or allocation to commit; 0 disables: bytes, or with a KiB, MiB, GiB or TiB suffix (multiple of 4 KiB)")
 	f.StringVar(&opts.logLevel, "log-level", opts.logLevel, "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", opts.logFormat, "log format on stderr: console or json")
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", opts.shutdownTimeout, "how long in-flight requests may run on after SIGTERM before they are cut")
@@ -175,6 +178,7 @@ func (o *options) config(lg *zap.Logger) (node.Config, error) {
 	cfg.ScrubInterval = o.scrubInterval
 	cfg.HighWaterMark = o.highWater
 	cfg.Conn.Compression = o.compression
+	cfg.Extent.ZeroAhead = uint64(o.zeroAhead)
 	if o.directIO {
 		cfg.Extent.FS = vfs.DirectWrites
 	}

@@ -698,6 +698,7 @@ func TestBadFlags(t *testing.T) {
 		{"replica timeout", []string{"--replica-timeout", "soon"}, []string{`"--replica-timeout"`, `"soon"`}},
 		{"zero replica timeout", []string{"--replica-timeout", "0s"}, []string{"replica timeout 0s must be positive"}},
 		{"in-flight batches", []string{"--max-inflight-batches", "0"}, []string{"max in-flight batches 0"}},
+		{"zero-ahead", []string{"--zero-ahead", "1000"}, []string{"zero-ahead 1000"}},
 		{"extent size unit", []string{"--max-extent-size", "2GB"}, []string{`"--max-extent-size"`, `"2GB"`}},
 		{"extent size too small", []string{"--max-extent-size", "1024"}, []string{"max size 1024"}},
 		{"compression", []string{"--compression", "gzip"}, []string{`compression "gzip"`}},
@@ -754,7 +755,7 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	res = proctest.Run(t, readyTimeout, bin, "--help")
 	for _, flag := range []string{"--listen", "--http", "--sm", "--disk", "--replica-timeout", "--max-inflight-batches", "--max-extent-size",
-		"--full-report-every", "--repair-rate", "--scrub-rate", "--scrub-interval", "--high-water", "--compression", "--log-level", "--log-format", "--version"} {
+		"--full-report-every", "--repair-rate", "--scrub-rate", "--scrub-interval", "--high-water", "--compression", "--zero-ahead", "--log-level", "--log-format", "--version"} {
 		if !strings.Contains(res.Stdout, flag) {
 			t.Errorf("--help lacks %s", flag)
 		}
