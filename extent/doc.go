@@ -82,7 +82,10 @@
 // nothing, so the replica can be repaired from its peers instead of losing
 // acknowledged blocks. (Writeback can persist a later page of an unsynced
 // batch before an earlier one; that rare torn batch is then also reported
-// as corruption, which is the safe side.)
+// as corruption, which is the safe side.) Invalid bytes that are all
+// zeros are unwritten space, such as the zeros Config.ZeroAhead writes
+// past the end so that an append's fdatasync has no metadata to commit:
+// they are truncated without a report.
 //
 // After a write or sync error the extent takes no more appends (ErrFailed):
 // whether the kernel kept the dirty pages is unknowable, so the batch is cut
