@@ -143,6 +143,7 @@ func (e *Extent) leadBatch() {
 		err := e.writeAndSync(iov, start, end)
 		e.mu.Lock()
 		e.finishWriteLocked(accepted, start, end, err)
+		e.lastBatchBytes = end - start
 	}
 	for _, req := range batch {
 		req.wake <- true

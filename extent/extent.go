@@ -38,17 +38,18 @@ type Extent struct {
 	durableEnd atomic.Uint64
 	closed     atomic.Bool
 
-	mu         sync.Mutex
-	idle       *sync.Cond       // signalled when writing or sealing ends; uses mu
-	pending    []*appendRequest // guarded by mu
-	writing    bool             // a leader is writing a batch; guarded by mu
-	sealing    bool             // a seal is in progress; guarded by mu
-	sealed     bool             // guarded by mu
-	failErr    error            // first write/sync failure; guarded by mu
-	allocEnd   uint64           // end of preallocated space; only the batch leader touches it
-	zeroedEnd  uint64           // the file holds written zeros from the end up to here; only the writer touches it
-	noZeroFill bool             // a zero fill failed: no more; only the writer touches it
-	boundaries boundaryIndex    // has its own lock
+	mu             sync.Mutex
+	idle           *sync.Cond       // signalled when writing or sealing ends; uses mu
+	pending        []*appendRequest // guarded by mu
+	writing        bool             // a leader is writing a batch; guarded by mu
+	sealing        bool             // a seal is in progress; guarded by mu
+	sealed         bool             // guarded by mu
+	failErr        error            // first write/sync failure; guarded by mu
+	allocEnd       uint64           // end of preallocated space; only the batch leader touches it
+	zeroedEnd      uint64           // the file holds written zeros from the end up to here; only the writer touches it
+	noZeroFill     bool             // a zero fill failed: no more; only the writer touches it
+	lastBatchBytes uint64           // size of the last batch written; only the writer touches it
+	boundaries     boundaryIndex    // has its own lock
 
 	recovered *TornTailError // what Open cut off, if anything
 }

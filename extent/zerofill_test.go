@@ -51,7 +51,7 @@ func assertZerosPastEnd(t *testing.T, e *Extent) {
 }
 
 func TestZeroAheadFillsWhileIdleAndOpenCutsIt(t *testing.T) {
-	const ahead = 64 << 10
+	const ahead = 512 << 10 // a quarter of it is above randomBlock's largest
 	mem := vfs.NewMem()
 	e, err := Create("d/"+FileName(1), 1, zeroAheadConfig(mem, ahead))
 	if err != nil {
@@ -89,6 +89,19 @@ func TestZeroAheadFillsWhileIdleAndOpenCutsIt(t *testing.T) {
 		assertZerosPastEnd(t, e)
 	}
 	assertBlocks(t, e, want)
+
+	// A batch larger than a quarter of ZeroAhead appends past the zeros
+	// and is not followed by more: the zeros would cost as much as it.
+	large := []Block{{Payload: make([]byte, 200<<10)}, {Payload: make([]byte, 200<<10)}, {Payload: make([]byte, 200<<10)}}
+	if _, err := e.Append(large...); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, large...)
+	next = e.CommitLength()
+	waitWriterIdle(e)
+	if size := fileSize(t, e); size != next {
+		t.Fatalf("file size %d after a %d-byte batch, want its end %d", size, 3*BlockSize(200<<10), next)
+	}
 
 	e = reopen(t, e)
 	if e.Recovered() != nil {
