@@ -36,9 +36,14 @@ type Config struct {
 	MaxBackoff time.Duration
 	// WriterInflight bounds the append requests a Writer has in flight;
 	// WriterBatchBytes bounds one request made of calls that queued up
-	// while the window was full.
-	WriterInflight   int
-	WriterBatchBytes uint64
+	// while the window was full. WriterPipelineBytes is how much must be
+	// queued before a request goes out while another is in flight (0:
+	// as soon as the window has room); below it, calls wait for the
+	// answer and go together, as the primary's batches do
+	// (node.Config.PipelineBytes).
+	WriterInflight      int
+	WriterBatchBytes    uint64
+	WriterPipelineBytes uint64
 	// CallTimeout bounds each RPC (a caller's deadline still applies).
 	CallTimeout time.Duration
 	Conn        conn.Config
@@ -50,7 +55,7 @@ func DefaultConfig() Config {
 	return Config{
 		Managers: []string{"127.0.0.1:3401"}, MaxExtentSize: extent.DefaultMaxSize,
 		Attempts: 8, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second,
-		WriterInflight: 2, WriterBatchBytes: 4 << 20,
+		WriterInflight: 2, WriterBatchBytes: 4 << 20, WriterPipelineBytes: 1 << 20,
 		CallTimeout: 10 * time.Second, Conn: conn.DefaultConfig(),
 	}
 }

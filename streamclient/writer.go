@@ -171,7 +171,7 @@ func callSize(blocks []extent.Block) (uint64, error) {
 // pumpLocked sends queued calls while the window has room, or starts a
 // seal or rollover once the tail has drained.
 func (w *Writer) pumpLocked() {
-	for !w.needSeal && !w.rollover && w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 {
+	for !w.needSeal && !w.rollover && w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 && w.mayPipelineLocked() {
 		req := w.takeLocked()
 		if req == nil {
 			w.rollover = true
@@ -184,6 +184,27 @@ func (w *Writer) pumpLocked() {
 		w.recovering = true
 		go w.recover()
 	}
+}
+
+// mayPipelineLocked says whether a request may go out now: always when
+// none is in flight; while some are, only once WriterPipelineBytes are
+// queued. Sending a few blocks the moment a slot frees splits the calls
+// that come back together into a small request and a large one, each
+// costing the replicas a batch: make bench-cluster's 4 KiB x 64 single
+// writer made 41% of its batches from 1 to 3 blocks, at 13k appends/s;
+// waiting for the answer instead gave 16-18k.
+func (w *Writer) mayPipelineLocked() bool {
+	if w.inflight == 0 {
+		return true
+	}
+	var queued uint64
+	for _, call := range w.queue {
+		queued += blocksSize(call.pending())
+		if queued >= w.c.cfg.WriterPipelineBytes {
+			return true
+		}
+	}
+	return queued >= w.c.cfg.WriterPipelineBytes
 }
 
 // takeLocked takes queued calls, whole, into one request at the tail's

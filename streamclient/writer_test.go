@@ -26,6 +26,7 @@ func TestPipelinedWriterExactlyOnceInOrder(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxExtentSize = extent.ExtentHeaderSize + 120*extent.BlockSize(600)
 	cfg.WriterInflight = 4
+	cfg.WriterPipelineBytes = 0 // pipeline whatever is queued
 	cl := c.client(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -252,5 +253,78 @@ func TestReaderLearnsNewExtentsFromTheWritersLayout(t *testing.T) {
 	stale := &clogspb.StreamResponse{Stream: r.layout.Stream, Revision: opened}
 	if kept := cl.noteLayout(stale); kept.Revision != r.layout.Revision {
 		t.Fatalf("a stale layout (revision %d) replaced revision %d", opened, kept.Revision)
+	}
+}
+
+// TestSmallCallsWaitForTheAnswerAndGoTogether: while a request is in
+// flight and less than WriterPipelineBytes is queued, calls wait for its
+// answer instead of going out one by one, and then go in one request.
+func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
+	c := startCluster(t, 3)
+	cfg := DefaultConfig()
+	cfg.WriterInflight = 2
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := cl.OpenWriter(ctx, "test/together")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	requests := 0
+	cl.afterAppend = func(err error) error {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first {
+			<-release // hold the first answer while the others queue
+		}
+		return err
+	}
+	const later = 10
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := w.Append(ctx, extent.Block{Payload: []byte("first")}); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.inflight == 1 })
+	for i := range later {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.Append(ctx, extent.Block{Payload: fmt.Appendf(nil, "later %d", i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.queue) == later })
+	w.mu.Lock()
+	if w.inflight != 1 {
+		t.Errorf("%d requests in flight with %d small calls queued, want 1", w.inflight, later)
+	}
+	w.mu.Unlock()
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != 2 {
+		t.Fatalf("%d requests for 1 + %d small calls, want 2", requests, later)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
