@@ -231,26 +231,20 @@ func (e *Extent) cutTornTail(s *scanner, off, size uint64, cause error) error {
 	if err != nil {
 		return fmt.Errorf("open extent %d: %w", id, err)
 	}
+	var torn *TornTailError
 	if zeroTail {
 		// Zeros written ahead of the end (Config.ZeroAhead): nothing was
 		// lost, nothing to report.
 		e.lg.Debug("cutting zeros past the last block", zap.Uint64("extent", id), zap.Uint64("offset", off), zap.Uint64("bytes", size-off))
-		if err := e.f.Truncate(int64(off)); err != nil {
-			return fmt.Errorf("open extent %d: cut zeros past the end: %w", id, err)
-		}
-		if err := e.f.Datasync(); err != nil {
-			return fmt.Errorf("open extent %d: cut zeros past the end: %w", id, err)
-		}
-		e.durableEnd.Store(off)
-		return nil
+	} else {
+		torn = &TornTailError{ExtentID: id, Offset: off, Dropped: size - off, Err: cause}
+		e.lg.Warn("truncating torn tail", zap.Uint64("extent", id), zap.Uint64("offset", off), zap.Uint64("dropped", torn.Dropped), zap.Error(cause))
 	}
-	torn := &TornTailError{ExtentID: id, Offset: off, Dropped: size - off, Err: cause}
-	e.lg.Warn("truncating torn tail", zap.Uint64("extent", id), zap.Uint64("offset", off), zap.Uint64("dropped", torn.Dropped), zap.Error(cause))
 	if err := e.f.Truncate(int64(off)); err != nil {
-		return fmt.Errorf("open extent %d: cut torn tail: %w", id, err)
+		return fmt.Errorf("open extent %d: cut tail at %d: %w", id, off, err)
 	}
 	if err := e.f.Datasync(); err != nil {
-		return fmt.Errorf("open extent %d: cut torn tail: %w", id, err)
+		return fmt.Errorf("open extent %d: cut tail at %d: %w", id, off, err)
 	}
 	e.recovered = torn
 	e.durableEnd.Store(off)

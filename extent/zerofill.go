@@ -47,8 +47,7 @@ func (e *Extent) zeroFillDueLocked() bool {
 		return false
 	}
 	end := e.durableEnd.Load()
-	target := e.zeroTarget(end)
-	return target > max(e.zeroedEnd, end) && target-max(e.zeroedEnd, end) >= e.cfg.ZeroAhead/2
+	return e.zeroTarget(end) >= max(e.zeroedEnd, end)+e.cfg.ZeroAhead/2
 }
 
 func (e *Extent) zeroFillAllowedLocked() bool {

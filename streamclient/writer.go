@@ -204,7 +204,7 @@ func (w *Writer) mayPipelineLocked() bool {
 			return true
 		}
 	}
-	return queued >= w.c.cfg.WriterPipelineBytes
+	return false
 }
 
 // takeLocked takes queued calls, whole, into one request at the tail's
