@@ -40,10 +40,13 @@ type Config struct {
 	// queued before a request goes out while another is in flight (0:
 	// as soon as the window has room); below it, calls wait for the
 	// answer and go together, as the primary's batches do
-	// (node.Config.PipelineBytes).
+	// (node.Config.PipelineBytes). WriterLinger bounds how long, with
+	// nothing in flight, calls wait for the callers an answer released to
+	// append again, so that they go as one request (0: never wait).
 	WriterInflight      int
 	WriterBatchBytes    uint64
 	WriterPipelineBytes uint64
+	WriterLinger        time.Duration
 	// CallTimeout bounds each RPC (a caller's deadline still applies).
 	CallTimeout time.Duration
 	Conn        conn.Config
@@ -55,7 +58,7 @@ func DefaultConfig() Config {
 	return Config{
 		Managers: []string{"127.0.0.1:3401"}, MaxExtentSize: extent.DefaultMaxSize,
 		Attempts: 8, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second,
-		WriterInflight: 2, WriterBatchBytes: 4 << 20, WriterPipelineBytes: 1 << 20,
+		WriterInflight: 2, WriterBatchBytes: 4 << 20, WriterPipelineBytes: 1 << 20, WriterLinger: 300 * time.Microsecond,
 		CallTimeout: 10 * time.Second, Conn: conn.DefaultConfig(),
 	}
 }

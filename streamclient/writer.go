@@ -51,6 +51,8 @@ type Writer struct {
 	rollover   bool                    // guarded by mu; the tail is full: move on when it drains
 	needSeal   bool                    // guarded by mu; a request failed: seal the tail before writing on
 	recovering bool                    // guarded by mu; a seal or rollover is running
+	returning  int                     // guarded by mu; callers the last answer released, expected to append again (holdLocked)
+	holdGen    uint64                  // guarded by mu; counts holds, so that a timer ends only its own
 }
 
 // writeCall is one Append call: its blocks land in order, possibly over
@@ -116,6 +118,9 @@ func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address,
 	call := &writeCall{blocks: blocks, done: make(chan struct{})}
 	w.mu.Lock()
 	w.queue = append(w.queue, call)
+	if w.returning > 0 {
+		w.returning--
+	}
 	w.pumpLocked()
 	w.mu.Unlock()
 	select {
@@ -186,15 +191,19 @@ func (w *Writer) pumpLocked() {
 	}
 }
 
-// mayPipelineLocked says whether a request may go out now: always when
-// none is in flight; while some are, only once WriterPipelineBytes are
-// queued. Sending a few blocks the moment a slot frees splits the calls
-// that come back together into a small request and a large one, each
-// costing the replicas a batch: make bench-cluster's 4 KiB x 64 single
-// writer made 41% of its batches from 1 to 3 blocks, at 13k appends/s;
-// waiting for the answer instead gave 16-18k.
+// mayPipelineLocked says whether a request may go out now. While another
+// is in flight, only once WriterPipelineBytes are queued: sending a few
+// blocks the moment a slot frees splits the calls that come back together
+// into a small request and a large one, each costing the replicas a batch
+// (make bench-cluster's 4 KiB x 64 single writer made 41% of its batches
+// from 1 to 3 blocks, at 13k appends/s; waiting for the answer instead
+// gave 16-18k). With none in flight, at once, unless callers that the
+// last answer released are still on their way back (holdLocked): the
+// first of them to append would otherwise go alone, and the split would
+// repeat answer after answer (1 and 63 blocks taking turns at 4 KiB x 64,
+// 17-18k appends/s; holding for the rest gave 23-25k).
 func (w *Writer) mayPipelineLocked() bool {
-	if w.inflight == 0 {
+	if w.inflight == 0 && w.returning == 0 {
 		return true
 	}
 	var queued uint64
@@ -205,6 +214,29 @@ func (w *Writer) mayPipelineLocked() bool {
 		}
 	}
 	return false
+}
+
+// holdLocked expects the callers of the released calls, which the answer
+// that just came back finished, to append again, as callers that keep a
+// number of appends in flight do: until they all have, or WriterLinger
+// has passed, a request goes out only with a batch's worth queued
+// (mayPipelineLocked). A caller that waits for one append at a time is
+// not held: its next append is the one expected.
+func (w *Writer) holdLocked(released int) {
+	if w.c.cfg.WriterLinger <= 0 || w.inflight > 0 {
+		return
+	}
+	w.returning = released
+	w.holdGen++
+	gen := w.holdGen
+	time.AfterFunc(w.c.cfg.WriterLinger, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.holdGen == gen && w.returning > 0 {
+			w.returning = 0
+			w.pumpLocked()
+		}
+	})
 }
 
 // takeLocked takes queued calls, whole, into one request at the tail's
@@ -258,6 +290,7 @@ func (w *Writer) send(req *writeRequest) {
 		w.needSeal = true
 	} else {
 		w.landLocked(req, requestEnd(req))
+		w.holdLocked(len(req.calls))
 	}
 	w.pumpLocked()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,7 @@ func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test after 10 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -292,7 +294,7 @@ func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.inflight == 1 })
+	waitUntil(t, "the first request in flight", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.inflight == 1 })
 	for i := range later {
 		wg.Add(1)
 		go func() {
@@ -302,7 +304,7 @@ func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.queue) == later })
+	waitUntil(t, "the later calls queued", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.queue) == later })
 	w.mu.Lock()
 	if w.inflight != 1 {
 		t.Errorf("%d requests in flight with %d small calls queued, want 1", w.inflight, later)
@@ -317,14 +319,53 @@ func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
-		}
-		time.Sleep(time.Millisecond)
+// TestReleasedCallersGoTogether: callers that keep appends in flight come
+// back one by one after an answer; the writer waits for all of them and
+// sends them as one request, instead of sending the first alone and the
+// rest after its answer, round after round. The caller that stops
+// appending holds the others only for WriterLinger.
+func TestReleasedCallersGoTogether(t *testing.T) {
+	c := startCluster(t, 3)
+	cfg := DefaultConfig()
+	cfg.WriterLinger = 2 * time.Second // longer than any caller takes to come back
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := cl.OpenWriter(ctx, "test/released")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	cl.afterAppend = func(err error) error {
+		requests.Add(1)
+		return err
+	}
+	const callers, rounds = 8, 20
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				if _, err := w.Append(ctx, extent.Block{Payload: fmt.Appendf(nil, "caller %d round %d", i, r)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The first call goes alone and the callers that had not arrived
+	// yet may take another request or two; from then on, one a round.
+	// Sending whatever is queued makes about two a round.
+	if got := requests.Load(); got > rounds+3 {
+		t.Errorf("%d requests for %d callers appending %d times each, want at most %d", got, callers, rounds, rounds+3)
+	}
+	seen := map[string]bool{}
+	for _, b := range readAll(t, cl, "test/released") {
+		seen[string(b.Payload)] = true
+	}
+	if len(seen) != callers*rounds {
+		t.Errorf("stream holds %d distinct blocks, want %d", len(seen), callers*rounds)
 	}
 }
