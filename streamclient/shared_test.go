@@ -2,8 +2,6 @@ package streamclient
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,30 +22,11 @@ func TestSharedWriterConcurrentAppendsSurviveANodeLoss(t *testing.T) {
 	}
 	first := w.tail()
 	const writers, each = 8, 30
-	var mu sync.Mutex
-	acked := map[string]Address{}
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if g == 0 && i == each/2 {
-					stopNode(c, first.Replicas[2].Addr)
-				}
-				key := fmt.Sprintf("%d/%d", g, i)
-				addrs, err := w.Append(ctx, extent.Block{Payload: []byte("payload " + key), UserData: []byte(key)})
-				if err != nil {
-					t.Errorf("append %s: %v", key, err)
-					return
-				}
-				mu.Lock()
-				acked[key] = addrs[0]
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acked := appendFromGoroutines(t, writers, each, func(g, i int) {
+		if g == 0 && i == each/2 {
+			stopNode(c, first.Replicas[2].Addr)
+		}
+	}, func(b extent.Block) ([]Address, error) { return w.Append(ctx, b) })
 	seen := map[string]bool{}
 	extents := map[uint64]bool{}
 	for _, b := range readAll(t, cl, "test/shared") {

@@ -49,29 +49,11 @@ func TestPipelinedWriterExactlyOnceInOrder(t *testing.T) {
 		return err
 	}
 	const writers, each = 8, 60
-	acked := map[string]Address{}
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if g == 0 && i == each/3 {
-					stopNode(c, first.Replicas[1].Addr)
-				}
-				key := fmt.Sprintf("%d/%03d", g, i)
-				addrs, err := w.Append(ctx, extent.Block{Payload: []byte("payload " + key), UserData: []byte(key)})
-				if err != nil {
-					t.Errorf("append %s: %v", key, err)
-					return
-				}
-				mu.Lock()
-				acked[key] = addrs[0]
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acked := appendFromGoroutines(t, writers, each, func(g, i int) {
+		if g == 0 && i == each/3 {
+			stopNode(c, first.Replicas[1].Addr)
+		}
+	}, func(b extent.Block) ([]Address, error) { return w.Append(ctx, b) })
 	if t.Failed() {
 		return
 	}
@@ -192,6 +174,37 @@ func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
 	if !slices.Equal(got, []string{"first", "third"}) {
 		t.Fatalf("stream holds %q, want first and third only", got)
 	}
+}
+
+// appendFromGoroutines runs writers goroutines that each append `each`
+// blocks, one a call, keyed "g/iii" in payload and user data; before each
+// append it calls before(g, i). It returns the acknowledged addresses by
+// key; a failed append is a test error and ends its goroutine.
+func appendFromGoroutines(t *testing.T, writers, each int, before func(g, i int), appendBlock func(extent.Block) ([]Address, error)) map[string]Address {
+	t.Helper()
+	var mu sync.Mutex
+	acked := map[string]Address{}
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				before(g, i)
+				key := fmt.Sprintf("%d/%03d", g, i)
+				addrs, err := appendBlock(extent.Block{Payload: []byte("payload " + key), UserData: []byte(key)})
+				if err != nil {
+					t.Errorf("append %s: %v", key, err)
+					return
+				}
+				mu.Lock()
+				acked[key] = addrs[0]
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
 }
 
 // waitUntil polls cond until it holds, failing the test after 10 s.
