@@ -131,7 +131,6 @@ func permanent(err error) bool {
 // retry runs op up to Attempts times with backoff, until it succeeds or
 // fails permanently.
 func (c *Client) retry(ctx context.Context, op func() error) error {
-	pause := c.cfg.Backoff
 	var err error
 	for attempt := 0; attempt < c.cfg.Attempts; attempt++ {
 		if err = op(); err == nil || permanent(err) || ctx.Err() != nil {
@@ -140,11 +139,23 @@ func (c *Client) retry(ctx context.Context, op func() error) error {
 		select {
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), err)
-		case <-time.After(pause):
+		case <-time.After(backoff(&c.cfg, attempt)):
 		}
-		pause = min(2*pause, c.cfg.MaxBackoff)
 	}
 	return fmt.Errorf("streamclient: %d attempts: %w", c.cfg.Attempts, err)
+}
+
+// backoff is the pause after failed attempt number attempt (from 0):
+// Backoff, doubling each attempt up to MaxBackoff.
+func backoff(cfg *Config, attempt int) time.Duration {
+	pause := cfg.Backoff
+	for range attempt {
+		if pause >= cfg.MaxBackoff {
+			break
+		}
+		pause *= 2
+	}
+	return min(pause, cfg.MaxBackoff)
 }
 
 // manager calls the leading stream manager: it tries the last known

@@ -1,6 +1,13 @@
 package streamclient
 
 import (
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"context"
 	"testing"
 	"time"
@@ -40,6 +47,47 @@ func TestSharedWriterConcurrentAppendsSurviveANodeLoss(t *testing.T) {
 	}
 	if len(acked) != writers*each || len(extents) < 2 {
 		t.Fatalf("%d acked, %d extents", len(acked), len(extents))
+	}
+}
+
+// TestSharedWriterLostAckWritesAgain: a request whose answer is lost after
+// the replicas wrote is sent again, whole, on a new tail: every call
+// succeeds, the blocks stand twice (at-least-once), and the old tail is
+// sealed with them.
+func TestSharedWriterLostAckWritesAgain(t *testing.T) {
+	c := startCluster(t, 3)
+	cl := c.client(DefaultConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := cl.OpenSharedWriter(ctx, "test/lost-ack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := w.tail().Id
+	var requests atomic.Int64
+	cl.afterAppend = func(err error) error {
+		if requests.Add(1) == 1 && err == nil {
+			return status.Error(codes.Unavailable, "injected: ack lost after the replicas wrote")
+		}
+		return err
+	}
+	addrs, err := w.Append(ctx, extent.Block{Payload: []byte("a")}, extent.Block{Payload: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != 2 || addrs[0].Extent == first || addrs[1].Extent != addrs[0].Extent {
+		t.Fatalf("blocks acknowledged at %v, want both on one extent after %d", addrs, first)
+	}
+	var got []string
+	for _, b := range readAll(t, cl, "test/lost-ack") {
+		got = append(got, fmt.Sprintf("%s@%d", b.Payload, b.Extent))
+	}
+	want := []string{fmt.Sprintf("a@%d", first), fmt.Sprintf("b@%d", first), fmt.Sprintf("a@%d", addrs[0].Extent), fmt.Sprintf("b@%d", addrs[0].Extent)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("stream holds %q, want %q", got, want)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("%d requests, want 2", n)
 	}
 }
 

@@ -51,8 +51,7 @@ type Writer struct {
 	rollover   bool                    // guarded by mu; the tail is full: move on when it drains
 	needSeal   bool                    // guarded by mu; a request failed: seal the tail before writing on
 	recovering bool                    // guarded by mu; a seal or rollover is running
-	returning  int                     // guarded by mu; callers the last answer released, expected to append again (holdLocked)
-	holdGen    uint64                  // guarded by mu; counts holds, so that a timer ends only its own
+	gate       sendGate                // guarded by mu
 }
 
 // writeCall is one Append call: its blocks land in order, possibly over
@@ -94,7 +93,9 @@ func (c *Client) OpenWriter(ctx context.Context, name string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{c: c, stream: resp.Stream.Id, name: name, layout: next, next: extent.ExtentHeaderSize}, nil
+	w := &Writer{c: c, stream: resp.Stream.Id, name: name, layout: next, next: extent.ExtentHeaderSize}
+	w.gate = sendGate{cfg: &c.cfg, mu: &w.mu, pump: w.pumpLocked}
+	return w, nil
 }
 
 // Append writes blocks at the end of the stream, after every block of
@@ -118,9 +119,7 @@ func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address,
 	call := &writeCall{blocks: blocks, done: make(chan struct{})}
 	w.mu.Lock()
 	w.queue = append(w.queue, call)
-	if w.returning > 0 {
-		w.returning--
-	}
+	w.gate.arrivedLocked()
 	w.pumpLocked()
 	w.mu.Unlock()
 	select {
@@ -130,14 +129,16 @@ func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address,
 		}
 		return call.landed, nil
 	case <-ctx.Done():
-		return nil, w.abandon(call, ctx.Err())
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return nil, abandonLocked(&w.queue, call, ctx.Err())
 	}
 }
 
-// abandon is Append's answer when the caller stops waiting.
-func (w *Writer) abandon(call *writeCall, cause error) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// abandonLocked is Append's answer when the caller stops waiting: a call
+// still queued is taken out and not written; one in flight may still land.
+// Called with the writer's mutex held; queue is the writer's.
+func abandonLocked(queue *[]*writeCall, call *writeCall, cause error) error {
 	select {
 	case <-call.done:
 		// Finished meanwhile: report the real outcome's absence honestly.
@@ -148,9 +149,9 @@ func (w *Writer) abandon(call *writeCall, cause error) error {
 	default:
 	}
 	call.gaveUp = true
-	for i, queued := range w.queue {
+	for i, queued := range *queue {
 		if queued == call && len(call.landed) == 0 {
-			w.queue = append(w.queue[:i], w.queue[i+1:]...)
+			*queue = slices.Delete(*queue, i, i+1)
 			call.finish(cause)
 			return fmt.Errorf("streamclient: append not sent: %w", cause)
 		}
@@ -176,7 +177,7 @@ func callSize(blocks []extent.Block) (uint64, error) {
 // pumpLocked sends queued calls while the window has room, or starts a
 // seal or rollover once the tail has drained.
 func (w *Writer) pumpLocked() {
-	for !w.needSeal && !w.rollover && w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 && w.mayPipelineLocked() {
+	for !w.needSeal && !w.rollover && w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 && w.gate.maySendLocked(w.inflight, w.queue) {
 		req := w.takeLocked()
 		if req == nil {
 			w.rollover = true
@@ -191,75 +192,17 @@ func (w *Writer) pumpLocked() {
 	}
 }
 
-// mayPipelineLocked says whether a request may go out now. While another
-// is in flight, only once WriterPipelineBytes are queued: sending a few
-// blocks the moment a slot frees splits the calls that come back together
-// into a small request and a large one, each costing the replicas a batch
-// (make bench-cluster's 4 KiB x 64 single writer made 41% of its batches
-// from 1 to 3 blocks, at 13k appends/s; waiting for the answer instead
-// gave 16-18k). With none in flight, at once, unless callers that the
-// last answer released are still on their way back (holdLocked): the
-// first of them to append would otherwise go alone, and the split would
-// repeat answer after answer (1 and 63 blocks taking turns at 4 KiB x 64,
-// 17-18k appends/s; holding for the rest gave 23-25k).
-func (w *Writer) mayPipelineLocked() bool {
-	if w.inflight == 0 && w.returning == 0 {
-		return true
-	}
-	var queued uint64
-	for _, call := range w.queue {
-		queued += blocksSize(call.pending())
-		if queued >= w.c.cfg.WriterPipelineBytes {
-			return true
-		}
-	}
-	return false
-}
-
-// holdLocked expects the callers of the released calls, which the answer
-// that just came back finished, to append again, as callers that keep a
-// number of appends in flight do: until they all have, or WriterLinger
-// has passed, a request goes out only with a batch's worth queued
-// (mayPipelineLocked). A caller that waits for one append at a time is
-// not held: its next append is the one expected.
-func (w *Writer) holdLocked(released int) {
-	if w.c.cfg.WriterLinger <= 0 || w.inflight > 0 {
-		return
-	}
-	w.returning = released
-	w.holdGen++
-	gen := w.holdGen
-	time.AfterFunc(w.c.cfg.WriterLinger, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.holdGen == gen && w.returning > 0 {
-			w.returning = 0
-			w.pumpLocked()
-		}
-	})
-}
-
 // takeLocked takes queued calls, whole, into one request at the tail's
 // end, up to Config.WriterBatchBytes (at least one call) and as much as
 // the extent holds. It returns nil when the first call does not fit.
 func (w *Writer) takeLocked() *writeRequest {
 	tail := w.layout.Extents[len(w.layout.Extents)-1]
-	req := &writeRequest{tail: tail, start: w.next}
-	var bytes uint64
-	for len(w.queue) > 0 {
-		call := w.queue[0]
-		size := blocksSize(call.pending())
-		if w.next+size > w.c.cfg.MaxExtentSize || (len(req.calls) > 0 && bytes+size > w.c.cfg.WriterBatchBytes) {
-			break
-		}
-		w.queue = w.queue[1:]
-		req.calls = append(req.calls, call)
-		w.next += size
-		bytes += size
-	}
-	if len(req.calls) == 0 {
+	calls, bytes := takeCalls(&w.queue, w.next, w.c.cfg.MaxExtentSize, w.c.cfg.WriterBatchBytes)
+	if len(calls) == 0 {
 		return nil
 	}
+	req := &writeRequest{tail: tail, start: w.next, calls: calls}
+	w.next += bytes
 	return req
 }
 
@@ -290,7 +233,7 @@ func (w *Writer) send(req *writeRequest) {
 		w.needSeal = true
 	} else {
 		w.landLocked(req, requestEnd(req))
-		w.holdLocked(len(req.calls))
+		w.gate.holdLocked(w.inflight, len(req.calls))
 	}
 	w.pumpLocked()
 }
@@ -323,7 +266,7 @@ func (w *Writer) landLocked(req *writeRequest, landedEnd uint64) []*writeCall {
 // recover seals the tail after a failure, or rolls over from a full one,
 // once nothing is in flight on it; then writing goes on.
 func (w *Writer) recover() {
-	ctx, cancel := context.WithTimeout(context.Background(), w.recoveryTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), w.c.recoveryTimeout())
 	defer cancel()
 	w.mu.Lock()
 	tail := w.layout.Extents[len(w.layout.Extents)-1].Id
@@ -391,9 +334,11 @@ func (w *Writer) failAllLocked(err error) {
 	w.failed, w.queue = nil, nil
 }
 
-// recoveryTimeout bounds one seal-and-continue: the manager's retries.
-func (w *Writer) recoveryTimeout() time.Duration {
-	return time.Duration(w.c.cfg.Attempts) * (w.c.cfg.CallTimeout + w.c.cfg.MaxBackoff)
+// recoveryTimeout bounds a writer's seal and move to a new tail, which
+// the caller that failed does not wait for: every attempt at the manager
+// with its pause.
+func (c *Client) recoveryTimeout() time.Duration {
+	return time.Duration(c.cfg.Attempts) * (c.cfg.CallTimeout + c.cfg.MaxBackoff)
 }
 
 func blocksSize(blocks []extent.Block) uint64 {

@@ -125,19 +125,46 @@ func TestWriterLandsCutCallsOnce(t *testing.T) {
 	}
 }
 
+// testWriter is either kind of writer, for tests that hold for both.
+type testWriter struct {
+	append   func(ctx context.Context, blocks ...extent.Block) ([]Address, error)
+	inflight func() int // requests awaiting an answer
+}
+
+var writerKinds = []string{"single", "shared"}
+
+func openTestWriter(t *testing.T, ctx context.Context, cl *Client, kind, name string) testWriter {
+	t.Helper()
+	if kind == "shared" {
+		w, err := cl.OpenSharedWriter(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testWriter{w.Append, func() int { w.mu.Lock(); defer w.mu.Unlock(); return w.inflight }}
+	}
+	w, err := cl.OpenWriter(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testWriter{w.Append, func() int { w.mu.Lock(); defer w.mu.Unlock(); return w.inflight }}
+}
+
 // TestWriterCallerGivesUpBeforeSending: a call still queued when its
-// caller's context ends is not written at all.
+// caller's context ends is not written at all, by either writer.
 func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
+	for _, kind := range writerKinds {
+		t.Run(kind, func(t *testing.T) { testCallerGivesUpBeforeSending(t, kind) })
+	}
+}
+
+func testCallerGivesUpBeforeSending(t *testing.T, kind string) {
 	c := startCluster(t, 3)
 	cfg := DefaultConfig()
 	cfg.WriterInflight = 1
 	cl := c.client(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := cl.OpenWriter(ctx, "test/give-up")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openTestWriter(t, ctx, cl, kind, "test/give-up")
 	// Hold the only slot: the first request's answer waits for release.
 	release := make(chan struct{})
 	var once sync.Once
@@ -147,24 +174,20 @@ func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
 	}
 	firstDone := make(chan error, 1)
 	go func() {
-		_, err := w.Append(ctx, extent.Block{Payload: []byte("first")})
+		_, err := w.append(ctx, extent.Block{Payload: []byte("first")})
 		firstDone <- err
 	}()
-	waitUntil(t, "the first request to be in flight", func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.inflight == 1
-	})
+	waitUntil(t, "the first request to be in flight", func() bool { return w.inflight() == 1 })
 	giveUp, stop := context.WithCancel(ctx)
 	stop()
-	if _, err := w.Append(giveUp, extent.Block{Payload: []byte("abandoned")}); err == nil {
+	if _, err := w.append(giveUp, extent.Block{Payload: []byte("abandoned")}); err == nil {
 		t.Fatal("append with a cancelled context succeeded")
 	}
 	close(release)
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Append(ctx, extent.Block{Payload: []byte("third")}); err != nil {
+	if _, err := w.append(ctx, extent.Block{Payload: []byte("third")}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -338,16 +361,19 @@ func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
 // rest after its answer, round after round. The caller that stops
 // appending holds the others only for WriterLinger.
 func TestReleasedCallersGoTogether(t *testing.T) {
+	for _, kind := range writerKinds {
+		t.Run(kind, func(t *testing.T) { testReleasedCallersGoTogether(t, kind) })
+	}
+}
+
+func testReleasedCallersGoTogether(t *testing.T, kind string) {
 	c := startCluster(t, 3)
 	cfg := DefaultConfig()
 	cfg.WriterLinger = 2 * time.Second // longer than any caller takes to come back
 	cl := c.client(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := cl.OpenWriter(ctx, "test/released")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openTestWriter(t, ctx, cl, kind, "test/released")
 	var requests atomic.Int64
 	cl.afterAppend = func(err error) error {
 		requests.Add(1)
@@ -360,7 +386,7 @@ func TestReleasedCallersGoTogether(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for r := range rounds {
-				if _, err := w.Append(ctx, extent.Block{Payload: fmt.Appendf(nil, "caller %d round %d", i, r)}); err != nil {
+				if _, err := w.append(ctx, extent.Block{Payload: fmt.Appendf(nil, "caller %d round %d", i, r)}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -45,8 +45,8 @@ func newWbenchCmd(opts *globalOptions) *cobra.Command {
 stream for --duration or --count appends. With --writer single (the default)
 they go through the exactly-once single writer, which pipelines up to
 --window requests and packs appends that queue up meanwhile into one request;
-with --writer shared, each append is its own request and the primary groups
-them. It prints a line a second on stderr and a table at the end (--json: one
+--writer shared uses the at-least-once shared writer, which packs them the
+same way and sends a failed request again, whole, on a new extent. It prints a line a second on stderr and a table at the end (--json: one
 object).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWbench(cmd, opts, o) },
