@@ -1,12 +1,17 @@
 package streamclient
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/clogs-io/clogs/extent"
 )
 
-// sendGate decides when a writer's queued calls go out as a request; both
-// writers use it, under their own mutex.
+// sendGate queues a writer's calls and decides when they go out as a
+// request; both writers use it, under their own mutex.
 //
 // While a request is in flight, another goes out only once
 // Config.WriterPipelineBytes are queued: sending a few blocks the moment
@@ -30,6 +35,60 @@ type sendGate struct {
 
 	returning int    // callers the last answer released, expected to append again
 	holdGen   uint64 // counts holds, so that a timer ends only its own
+}
+
+// appendAndWait is both writers' Append: it queues blocks as one call on
+// queue (the writer's, guarded by g.mu), lets the writer send what the
+// gate allows, and waits for the call's outcome or for ctx.
+func (g *sendGate) appendAndWait(ctx context.Context, queue *[]*writeCall, blocks []extent.Block) ([]Address, error) {
+	size, err := callSize(blocks)
+	if err != nil {
+		return nil, err
+	}
+	if extent.ExtentHeaderSize+size > g.cfg.MaxExtentSize {
+		return nil, fmt.Errorf("%w: %d bytes of blocks do not fit in one extent of %d", ErrPermanent, size, g.cfg.MaxExtentSize)
+	}
+	call := &writeCall{blocks: blocks, done: make(chan struct{})}
+	g.mu.Lock()
+	*queue = append(*queue, call)
+	g.arrivedLocked()
+	g.pump()
+	g.mu.Unlock()
+	select {
+	case <-call.done:
+		if call.err != nil {
+			return nil, call.err
+		}
+		return call.landed, nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return nil, abandonLocked(queue, call, ctx.Err())
+	}
+}
+
+// abandonLocked is Append's answer when the caller stops waiting: a call
+// still queued is taken out and not written; one in flight may still land.
+// Called with the writer's mutex held; queue is the writer's.
+func abandonLocked(queue *[]*writeCall, call *writeCall, cause error) error {
+	select {
+	case <-call.done:
+		// Finished meanwhile: report the real outcome's absence honestly.
+		if call.err != nil {
+			return call.err
+		}
+		return fmt.Errorf("%w: the blocks landed at %v, but the caller gave up: %w", ErrOutcomeUnknown, call.landed, cause)
+	default:
+	}
+	call.gaveUp = true
+	for i, queued := range *queue {
+		if queued == call && len(call.landed) == 0 {
+			*queue = slices.Delete(*queue, i, i+1)
+			call.finish(cause)
+			return fmt.Errorf("streamclient: append not sent: %w", cause)
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
 }
 
 // arrivedLocked notes a new call: perhaps one of those expected back.

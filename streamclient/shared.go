@@ -58,30 +58,7 @@ func (c *Client) OpenSharedWriter(ctx context.Context, name string) (*SharedWrit
 // while they are in flight, the error wraps ErrOutcomeUnknown: they may
 // still land.
 func (w *SharedWriter) Append(ctx context.Context, blocks ...extent.Block) ([]Address, error) {
-	size, err := callSize(blocks)
-	if err != nil {
-		return nil, err
-	}
-	if extent.ExtentHeaderSize+size > w.c.cfg.MaxExtentSize {
-		return nil, fmt.Errorf("%w: %d bytes of blocks do not fit in one extent of %d", ErrPermanent, size, w.c.cfg.MaxExtentSize)
-	}
-	call := &writeCall{blocks: blocks, done: make(chan struct{})}
-	w.mu.Lock()
-	w.queue = append(w.queue, call)
-	w.gate.arrivedLocked()
-	w.pumpLocked()
-	w.mu.Unlock()
-	select {
-	case <-call.done:
-		if call.err != nil {
-			return nil, call.err
-		}
-		return call.landed, nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return nil, abandonLocked(&w.queue, call, ctx.Err())
-	}
+	return w.gate.appendAndWait(ctx, &w.queue, blocks)
 }
 
 // pumpLocked sends queued calls while the window has room.

@@ -109,54 +109,7 @@ func (c *Client) OpenWriter(ctx context.Context, name string) (*Writer, error) {
 // caller, while the writer itself still tracks them and never writes them
 // twice.
 func (w *Writer) Append(ctx context.Context, blocks ...extent.Block) ([]Address, error) {
-	size, err := callSize(blocks)
-	if err != nil {
-		return nil, err
-	}
-	if extent.ExtentHeaderSize+size > w.c.cfg.MaxExtentSize {
-		return nil, fmt.Errorf("%w: %d bytes of blocks do not fit in one extent of %d", ErrPermanent, size, w.c.cfg.MaxExtentSize)
-	}
-	call := &writeCall{blocks: blocks, done: make(chan struct{})}
-	w.mu.Lock()
-	w.queue = append(w.queue, call)
-	w.gate.arrivedLocked()
-	w.pumpLocked()
-	w.mu.Unlock()
-	select {
-	case <-call.done:
-		if call.err != nil {
-			return nil, call.err
-		}
-		return call.landed, nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return nil, abandonLocked(&w.queue, call, ctx.Err())
-	}
-}
-
-// abandonLocked is Append's answer when the caller stops waiting: a call
-// still queued is taken out and not written; one in flight may still land.
-// Called with the writer's mutex held; queue is the writer's.
-func abandonLocked(queue *[]*writeCall, call *writeCall, cause error) error {
-	select {
-	case <-call.done:
-		// Finished meanwhile: report the real outcome's absence honestly.
-		if call.err != nil {
-			return call.err
-		}
-		return fmt.Errorf("%w: the blocks landed at %v, but the caller gave up: %w", ErrOutcomeUnknown, call.landed, cause)
-	default:
-	}
-	call.gaveUp = true
-	for i, queued := range *queue {
-		if queued == call && len(call.landed) == 0 {
-			*queue = slices.Delete(*queue, i, i+1)
-			call.finish(cause)
-			return fmt.Errorf("streamclient: append not sent: %w", cause)
-		}
-	}
-	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
+	return w.gate.appendAndWait(ctx, &w.queue, blocks)
 }
 
 func callSize(blocks []extent.Block) (uint64, error) {
