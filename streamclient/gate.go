@@ -68,7 +68,8 @@ func (g *sendGate) appendAndWait(ctx context.Context, queue *[]*writeCall, block
 }
 
 // abandonLocked is Append's answer when the caller stops waiting: a call
-// still queued is taken out and not written; one in flight may still land.
+// still queued is taken out and not sent (again); one in flight may still
+// land.
 // Called with the writer's mutex held; queue is the writer's.
 func abandonLocked(queue *[]*writeCall, call *writeCall, cause error) error {
 	select {
@@ -85,6 +86,9 @@ func abandonLocked(queue *[]*writeCall, call *writeCall, cause error) error {
 		if queued == call && len(call.landed) == 0 {
 			*queue = slices.Delete(*queue, i, i+1)
 			call.finish(cause)
+			if call.maybeLanded {
+				return fmt.Errorf("%w: an earlier request of the append failed, and the caller gave up before it was sent again: %w", ErrOutcomeUnknown, cause)
+			}
 			return fmt.Errorf("streamclient: append not sent: %w", cause)
 		}
 	}

@@ -140,6 +140,7 @@ func (w *SharedWriter) retry(tail *clogspb.ExtentMeta, calls []*writeCall, err e
 		case call.attempts >= w.c.cfg.Attempts:
 			call.finish(fmt.Errorf("streamclient: %d attempts: %w", call.attempts, err))
 		default:
+			call.maybeLanded = true
 			again = append(again, call)
 		}
 	}

@@ -61,6 +61,9 @@ type writeCall struct {
 	landed   []Address // guarded by Writer.mu; a prefix of blocks
 	attempts int       // guarded by Writer.mu
 	gaveUp   bool      // guarded by Writer.mu; the caller stopped waiting
+	// maybeLanded: an earlier request of it failed without saying whether
+	// its blocks landed (the shared writer's retries; guarded by its mu).
+	maybeLanded bool
 
 	err  error // set before done is closed
 	done chan struct{}
