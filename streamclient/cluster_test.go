@@ -20,9 +20,18 @@ type cluster struct {
 
 func startCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
+	return startClusterWith(t, nodes, func(*node.Config) {})
+}
+
+// startClusterWith starts a cluster whose nodes' configuration edit
+// changes.
+func startClusterWith(t *testing.T, nodes int, edit func(*node.Config)) *cluster {
+	t.Helper()
 	c := &cluster{t: t}
 	c.sm = testcluster.StartManager(t, testcluster.ManagerConfig(t))
-	c.nodes, c.dirs = testcluster.StartNodes(t, nodes, testcluster.NodeConfig(nil, c.sm.Addr()))
+	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
+	edit(&ncfg)
+	c.nodes, c.dirs = testcluster.StartNodes(t, nodes, ncfg)
 	testcluster.WaitAlive(t, c.sm.Addr(), nodes)
 	return c
 }

@@ -142,16 +142,16 @@ func (g *sendGate) holdLocked(inflight, released int) {
 }
 
 // takeCalls takes queued calls, whole and in order, into one request of
-// at most maxBytes (at least one call) and, when limit is not zero, ending
-// at or before limit counted from start. It returns the calls taken and
-// their bytes, and leaves the rest queued.
+// at most maxBytes (at least one call) that, written at start, ends at or
+// before limit. It returns the calls taken and their bytes, and leaves the
+// rest queued; none when the first call does not fit.
 func takeCalls(queue *[]*writeCall, start, limit, maxBytes uint64) ([]*writeCall, uint64) {
 	var calls []*writeCall
 	var bytes uint64
 	for len(*queue) > 0 {
 		call := (*queue)[0]
 		size := blocksSize(call.pending())
-		if (limit != 0 && start+bytes+size > limit) || (len(calls) > 0 && bytes+size > maxBytes) {
+		if start+bytes+size > limit || (len(calls) > 0 && bytes+size > maxBytes) {
 			break
 		}
 		*queue = (*queue)[1:]

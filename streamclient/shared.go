@@ -64,7 +64,9 @@ func (w *SharedWriter) Append(ctx context.Context, blocks ...extent.Block) ([]Ad
 // pumpLocked sends queued calls while the window has room.
 func (w *SharedWriter) pumpLocked() {
 	for w.inflight < w.c.cfg.WriterInflight && len(w.queue) > 0 && w.gate.maySendLocked(w.inflight, w.queue) {
-		calls, _ := takeCalls(&w.queue, 0, 0, w.c.cfg.WriterBatchBytes)
+		// No more than an empty extent holds: a request that fits no
+		// extent would fail on every new tail.
+		calls, _ := takeCalls(&w.queue, extent.ExtentHeaderSize, w.c.cfg.MaxExtentSize, w.c.cfg.WriterBatchBytes)
 		w.inflight++
 		go w.send(calls)
 	}

@@ -1,18 +1,18 @@
 package streamclient
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"context"
-	"testing"
-	"time"
-
 	"github.com/clogs-io/clogs/extent"
+	"github.com/clogs-io/clogs/node"
 )
 
 // TestSharedWriterConcurrentAppendsSurviveANodeLoss: many goroutines append
@@ -47,6 +47,35 @@ func TestSharedWriterConcurrentAppendsSurviveANodeLoss(t *testing.T) {
 	}
 	if len(acked) != writers*each || len(extents) < 2 {
 		t.Fatalf("%d acked, %d extents", len(acked), len(extents))
+	}
+}
+
+// TestSharedWriterRequestsFitAnExtent: with extents of four blocks and
+// eight callers at once, the calls packed into one request never add up
+// to more than an extent holds (a request that cannot fit even an empty
+// extent would fail on every new tail); every append lands.
+func TestSharedWriterRequestsFitAnExtent(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxExtentSize = extent.ExtentHeaderSize + 4*extent.BlockSize(len("payload 0/000"))
+	c := startClusterWith(t, 3, func(n *node.Config) { n.Extent.MaxSize = cfg.MaxExtentSize })
+	cl := c.client(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := cl.OpenSharedWriter(ctx, "test/small-extents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 6
+	acked := appendFromGoroutines(t, writers, each, func(int, int) {}, func(b extent.Block) ([]Address, error) { return w.Append(ctx, b) })
+	if len(acked) != writers*each {
+		t.Fatalf("%d of %d appends acknowledged", len(acked), writers*each)
+	}
+	extents := map[uint64]bool{}
+	for _, b := range readAll(t, cl, "test/small-extents") {
+		extents[b.Extent] = true
+	}
+	if len(extents) < writers*each/4 {
+		t.Fatalf("blocks in %d extents of 4 blocks for %d appends", len(extents), writers*each)
 	}
 }
 
