@@ -42,7 +42,8 @@ type Config struct {
 	// answer and go together, as the primary's batches do
 	// (node.Config.PipelineBytes). WriterLinger bounds how long, with
 	// nothing in flight, calls wait for the callers an answer released to
-	// append again, so that they go as one request (0: never wait).
+	// append again, so that they go as one request; a writer waits only
+	// while such callers have been coming back (0: never wait).
 	WriterInflight      int
 	WriterBatchBytes    uint64
 	WriterPipelineBytes uint64

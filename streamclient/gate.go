@@ -35,7 +35,22 @@ type sendGate struct {
 
 	returning int    // callers the last answer released, expected to append again
 	holdGen   uint64 // counts holds, so that a timer ends only its own
+
+	// Whether callers come back: of the calls the last answer released,
+	// how many calls arrived within WriterLinger of it (cameBack), and
+	// the running share of returns over earlier answers (returnShare,
+	// starting at 1). Callers that keep appends in flight come back at
+	// once; callers that each append once and go (an open loop) do not,
+	// and holding for them would only delay the calls that do arrive.
+	answeredAt  time.Time
+	released    int
+	cameBack    int
+	returnShare float64
 }
+
+// holdShare is the share of released callers that must have come back,
+// on average, for the gate to hold for them.
+const holdShare = 0.75
 
 // appendAndWait is both writers' Append: it queues blocks as one call on
 // queue (the writer's, guarded by g.mu), lets the writer send what the
@@ -100,6 +115,9 @@ func (g *sendGate) arrivedLocked() {
 	if g.returning > 0 {
 		g.returning--
 	}
+	if g.released > 0 && time.Since(g.answeredAt) <= g.cfg.WriterLinger {
+		g.cameBack++
+	}
 }
 
 // maySendLocked says whether a request may go out now, with inflight
@@ -123,9 +141,20 @@ func (g *sendGate) maySendLocked(inflight int, queue []*writeCall) bool {
 // appends in flight do: until they all have, or WriterLinger has passed,
 // a request goes out only with a batch's worth queued. A caller that
 // waits for one append at a time is not held: its next append is the one
-// expected. Nothing is held while another request is in flight.
+// expected. Nothing is held while another request is in flight, nor while
+// released callers have mostly not come back (returnShare below
+// holdShare): with an open loop of callers, holding cost a request cycle
+// a call (make bench-cluster's cluster, 2,000 appends/s from a fresh
+// goroutine each: p50 1.1 ms without holding, 2.3 ms with).
 func (g *sendGate) holdLocked(inflight, released int) {
-	if g.cfg.WriterLinger <= 0 || inflight > 0 || released == 0 {
+	if g.released > 0 {
+		share := min(1, float64(g.cameBack)/float64(g.released))
+		g.returnShare = 0.75*g.returnShare + 0.25*share
+	} else if g.answeredAt.IsZero() {
+		g.returnShare = 1
+	}
+	g.answeredAt, g.released, g.cameBack = time.Now(), released, 0
+	if g.cfg.WriterLinger <= 0 || inflight > 0 || released == 0 || g.returnShare < holdShare {
 		return
 	}
 	g.returning = released

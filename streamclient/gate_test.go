@@ -3,7 +3,9 @@ package streamclient
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/clogs-io/clogs/extent"
 )
@@ -42,4 +44,46 @@ func TestAbandonSaysWhetherTheBlocksMayLand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGateHoldsOnlyForCallersThatComeBack: the gate holds a request for
+// the callers an answer released while they do come back (callers keeping
+// appends in flight), stops holding once they mostly do not (callers that
+// append once each), and holds again when they return.
+func TestGateHoldsOnlyForCallersThatComeBack(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.WriterLinger = time.Hour // every arrival is within it; no timer fires
+	var mu sync.Mutex
+	g := &sendGate{cfg: &cfg, mu: &mu, pump: func() {}}
+	mu.Lock()
+	defer mu.Unlock()
+	answer := func(cameBack int) (held bool) {
+		g.holdLocked(0, 8)
+		held = g.returning > 0
+		for range cameBack {
+			g.arrivedLocked()
+		}
+		g.returning = 0 // what the linger's end does
+		return held
+	}
+	for round := range 10 {
+		if !answer(8) {
+			t.Fatalf("closed loop, answer %d: not held though every caller came back", round)
+		}
+	}
+	held := 0
+	for range 10 {
+		if answer(1) {
+			held++
+		}
+	}
+	if held > 2 {
+		t.Fatalf("open loop: %d of 10 answers held with 1 caller of 8 coming back, want at most 2", held)
+	}
+	for range 10 {
+		if answer(8) {
+			return
+		}
+	}
+	t.Fatal("closed loop again: no answer held in 10")
 }
