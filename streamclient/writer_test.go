@@ -131,7 +131,12 @@ type testWriter struct {
 	inflight func() int // requests awaiting an answer
 }
 
-var writerKinds = []string{"single", "shared"}
+// forEachWriterKind runs test as a subtest for each kind of writer.
+func forEachWriterKind(t *testing.T, test func(t *testing.T, kind string)) {
+	for _, kind := range []string{"single", "shared"} {
+		t.Run(kind, func(t *testing.T) { test(t, kind) })
+	}
+}
 
 func openTestWriter(t *testing.T, ctx context.Context, cl *Client, kind, name string) testWriter {
 	t.Helper()
@@ -152,9 +157,7 @@ func openTestWriter(t *testing.T, ctx context.Context, cl *Client, kind, name st
 // TestWriterCallerGivesUpBeforeSending: a call still queued when its
 // caller's context ends is not written at all, by either writer.
 func TestWriterCallerGivesUpBeforeSending(t *testing.T) {
-	for _, kind := range writerKinds {
-		t.Run(kind, func(t *testing.T) { testCallerGivesUpBeforeSending(t, kind) })
-	}
+	forEachWriterKind(t, testCallerGivesUpBeforeSending)
 }
 
 func testCallerGivesUpBeforeSending(t *testing.T, kind string) {
@@ -361,9 +364,7 @@ func TestSmallCallsWaitForTheAnswerAndGoTogether(t *testing.T) {
 // rest after its answer, round after round. The caller that stops
 // appending holds the others only for WriterLinger.
 func TestReleasedCallersGoTogether(t *testing.T) {
-	for _, kind := range writerKinds {
-		t.Run(kind, func(t *testing.T) { testReleasedCallersGoTogether(t, kind) })
-	}
+	forEachWriterKind(t, testReleasedCallersGoTogether)
 }
 
 func testReleasedCallersGoTogether(t *testing.T, kind string) {
