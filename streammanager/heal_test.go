@@ -124,6 +124,28 @@ func (c *healCluster) hasFile(i int, id uint64) bool {
 	return err == nil
 }
 
+// agreeingReplicas reads extent e from each of its replicas and returns
+// its blocks, or an error when a replica is on avoid ("" for none), cannot
+// be read, or differs from the first.
+func (c *healCluster) agreeingReplicas(e *clogspb.ExtentMeta, avoid string) ([][]byte, error) {
+	var first [][]byte
+	for i, r := range e.Replicas {
+		if r.Addr == avoid {
+			return nil, fmt.Errorf("extent %d still has a replica on %s", e.Id, avoid)
+		}
+		got, err := c.readReplica(r.Addr, e.Id)
+		if err != nil {
+			return nil, fmt.Errorf("extent %d on %s: %w", e.Id, r.Addr, err)
+		}
+		if i == 0 {
+			first = got
+		} else if !slices.EqualFunc(got, first, bytes.Equal) {
+			return nil, fmt.Errorf("extent %d: replica on %s differs", e.Id, r.Addr)
+		}
+	}
+	return first, nil
+}
+
 // readReplica reads a sealed extent whole from one node.
 func (c *healCluster) readReplica(addr string, id uint64) ([][]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -216,19 +238,11 @@ func TestDeadNodesReplicasMove(t *testing.T) {
 		if !e.Sealed {
 			continue
 		}
-		var first [][]byte
-		for _, r := range e.Replicas {
-			got, err := c.readReplica(r.Addr, e.Id)
-			if err != nil {
-				t.Fatalf("extent %d on %s: %v", e.Id, r.Addr, err)
-			}
-			if first == nil {
-				first = got
-			} else if !slices.EqualFunc(got, first, bytes.Equal) {
-				t.Fatalf("extent %d: replica on %s differs", e.Id, r.Addr)
-			}
+		blocks, err := c.agreeingReplicas(e, "")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(first) == 0 {
+		if len(blocks) == 0 {
 			t.Fatalf("extent %d reads empty", e.Id)
 		}
 	}
@@ -337,16 +351,8 @@ func TestMoveSurvivesManagerRestart(t *testing.T) {
 			if !e.Sealed {
 				continue
 			}
-			var first [][]byte
-			for _, r := range e.Replicas {
-				if r.Addr == victimAddr {
-					return false
-				}
-				got, err := c.readReplica(r.Addr, e.Id)
-				if err != nil || (first != nil && !slices.EqualFunc(got, first, bytes.Equal)) {
-					return false
-				}
-				first = got
+			if _, err := c.agreeingReplicas(e, victimAddr); err != nil {
+				return false
 			}
 		}
 		return true
@@ -457,16 +463,8 @@ func TestFailedDisksReplicasAreReplaced(t *testing.T) {
 			if !slices.Contains(onBad, e.Id) {
 				continue
 			}
-			var first [][]byte
-			for _, r := range e.Replicas {
-				if r.Addr == badAddr {
-					return false
-				}
-				got, err := c.readReplica(r.Addr, e.Id)
-				if err != nil || (first != nil && !slices.EqualFunc(got, first, bytes.Equal)) {
-					return false
-				}
-				first = got
+			if _, err := c.agreeingReplicas(e, badAddr); err != nil {
+				return false
 			}
 		}
 		return true
