@@ -228,10 +228,13 @@ func (sock *socket) receiveBufferSize(t testing.TB) int {
 	return size
 }
 
-// A reader paused in the handler lets a tiny receive buffer overflow; the
-// kernel's drops arrive with the next datagram (SO_RXQ_OVFL) and are
-// counted, so that received + dropped == sent.
-func TestKernelDropsAreCounted(t *testing.T) {
+// overflowTinyBuffer starts a server with the smallest receive buffer,
+// sends one datagram, and while the handler holds it sends a burst of
+// numbered datagrams that overflow the buffer; then lets the handler go
+// on. It returns the server, its recorder, the sending socket and the
+// burst's size (the datagrams sent are 1 + burst).
+func overflowTinyBuffer(t *testing.T) (*Server, *recorder, *net.UDPConn, int) {
+	t.Helper()
 	paused, resume := make(chan struct{}), make(chan struct{})
 	var pauseOnce sync.Once
 	rec := newRecorder()
@@ -245,7 +248,6 @@ func TestKernelDropsAreCounted(t *testing.T) {
 	cfg.ReadBuffer = 1 // the kernel raises it to its minimum, about 2 KiB
 	s := listen(t, cfg, rec.handle)
 	conn := dial(t, s)
-
 	send(t, conn, numbered(0, 0))
 	<-paused
 	const burst = 500
@@ -253,6 +255,14 @@ func TestKernelDropsAreCounted(t *testing.T) {
 		send(t, conn, numbered(0, seq))
 	}
 	close(resume)
+	return s, rec, conn, burst
+}
+
+// A reader paused in the handler lets a tiny receive buffer overflow; the
+// kernel's drops arrive with the next datagram (SO_RXQ_OVFL) and are
+// counted, so that received + dropped == sent.
+func TestKernelDropsAreCounted(t *testing.T) {
+	s, rec, conn, burst := overflowTinyBuffer(t)
 	markers := flushDropCounts(t, s, rec, []*net.UDPConn{conn})
 	sent := uint64(1 + burst + markers)
 	rec.mustAwait(t, "received + kernel drops == sent", func() bool {
@@ -582,32 +592,14 @@ func TestWildcardDualStack(t *testing.T) {
 // arrives after it, so SO_RXQ_OVFL never reports it; Close reads the
 // counter itself (SO_MEMINFO), and received + dropped == sent.
 func TestDropsBeforeCloseAreCounted(t *testing.T) {
-	paused, resume := make(chan struct{}), make(chan struct{})
-	var pauseOnce sync.Once
-	rec := newRecorder()
-	rec.onBatch = func([]Packet) {
-		pauseOnce.Do(func() {
-			close(paused)
-			<-resume
-		})
-	}
-	cfg := testConfig(1)
-	cfg.ReadBuffer = 1 // the kernel raises it to its minimum, about 2 KiB
-	s := listen(t, cfg, rec.handle)
-	conn := dial(t, s)
-	send(t, conn, numbered(0, 0))
-	<-paused
-	const burst = 500
-	for seq := 1; seq <= burst; seq++ {
-		send(t, conn, numbered(0, seq))
-	}
-	close(resume)
+	s, _, _, burst := overflowTinyBuffer(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	stats := s.Stats()
-	t.Logf("sent %d, %+v", 1+burst, stats)
-	if stats.KernelDrops == 0 || stats.Datagrams+stats.KernelDrops != 1+burst {
-		t.Fatalf("sent %d: received %d, kernel drops %d; want them to add up, with drops", 1+burst, stats.Datagrams, stats.KernelDrops)
+	sent := uint64(1 + burst)
+	t.Logf("sent %d, %+v", sent, stats)
+	if stats.KernelDrops == 0 || stats.Datagrams+stats.KernelDrops != sent {
+		t.Fatalf("sent %d: received %d, kernel drops %d; want them to add up, with drops", sent, stats.Datagrams, stats.KernelDrops)
 	}
 }
