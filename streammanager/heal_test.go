@@ -40,18 +40,35 @@ type healCluster struct {
 
 func startHealCluster(t *testing.T, nodes int) *healCluster {
 	t.Helper()
+	return startHealClusterWith(t, nodes, func(cfg *streammanager.Config) {
+		cfg.ReplicaDeadAfter = 2 * time.Second
+		cfg.GCGrace = time.Second
+	}, func(*node.Config) {})
+}
+
+// startHealClusterWith starts a manager that reconciles every 100 ms and
+// calls a node dead after a second, changed by editSM, and nodes that send
+// a full report every other heartbeat, changed by editNode.
+func startHealClusterWith(t *testing.T, nodes int, editSM func(*streammanager.Config), editNode func(*node.Config)) *healCluster {
+	t.Helper()
 	cfg := testcluster.ManagerConfig(t)
 	cfg.ReconcileInterval = 100 * time.Millisecond
-	cfg.ReplicaDeadAfter = 2 * time.Second
-	cfg.GCGrace = time.Second
 	cfg.NodeDeadAfter = time.Second
+	editSM(&cfg)
 	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
 	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
 	ncfg.FullReportEvery = 2
+	editNode(&ncfg)
 	c.nodes, c.dirs = testcluster.StartNodes(t, nodes, ncfg)
 	testcluster.WaitAlive(t, c.sm.Addr(), nodes)
 	c.connect(t, c.sm.Addr())
 	return c
+}
+
+// scrubbing makes a node scrub its sealed extents and shards fast.
+func scrubbing(n *node.Config) {
+	n.ScrubRate = 64 << 20
+	n.ScrubInterval = 50 * time.Millisecond
 }
 
 // connect makes the cluster's client and connection pool.
@@ -363,17 +380,7 @@ func TestMoveSurvivesManagerRestart(t *testing.T) {
 // disk; the node's scrubber finds the bad checksum and reports the
 // replica damaged, and the manager has it replaced from a good replica.
 func TestScrubbedCorruptionIsRepaired(t *testing.T) {
-	cfg := testcluster.ManagerConfig(t)
-	cfg.ReconcileInterval = 100 * time.Millisecond
-	cfg.NodeDeadAfter = time.Second
-	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
-	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
-	ncfg.FullReportEvery = 2
-	ncfg.ScrubRate = 64 << 20
-	ncfg.ScrubInterval = 50 * time.Millisecond
-	c.nodes, c.dirs = testcluster.StartNodes(t, 3, ncfg)
-	testcluster.WaitAlive(t, c.sm.Addr(), 3)
-	c.connect(t, c.sm.Addr())
+	c := startHealClusterWith(t, 3, func(*streammanager.Config) {}, scrubbing)
 	first := c.write("heal/scrub", 10).Extents[0]
 	want, err := c.readReplica(first.Replicas[0].Addr, first.Id)
 	if err != nil {
@@ -408,8 +415,7 @@ func TestFailedDisksReplicasAreReplaced(t *testing.T) {
 	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
 	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
 	ncfg.FullReportEvery = 2
-	ncfg.ScrubRate = 64 << 20
-	ncfg.ScrubInterval = 50 * time.Millisecond
+	scrubbing(&ncfg)
 	root := t.TempDir()
 	efs := vfs.NewErrorFS(vfs.Default, -1)
 	efs.SetErr(syscall.EIO)
@@ -712,18 +718,7 @@ func TestCodedStreamReadsBack(t *testing.T) {
 // scrubber finds the bad chunk checksum, the full report says the shard
 // is damaged, and the manager has the node rebuild it, byte for byte.
 func TestScrubbedShardIsRebuilt(t *testing.T) {
-	cfg := testcluster.ManagerConfig(t)
-	cfg.ReconcileInterval = 100 * time.Millisecond
-	cfg.NodeDeadAfter = time.Second
-	cfg.GCGrace = time.Second
-	c := &healCluster{t: t, sm: testcluster.StartManager(t, cfg)}
-	ncfg := testcluster.NodeConfig(nil, c.sm.Addr())
-	ncfg.FullReportEvery = 2
-	ncfg.ScrubRate = 64 << 20
-	ncfg.ScrubInterval = 50 * time.Millisecond
-	c.nodes, c.dirs = testcluster.StartNodes(t, 3, ncfg)
-	testcluster.WaitAlive(t, c.sm.Addr(), 3)
-	c.connect(t, c.sm.Addr())
+	c := startHealClusterWith(t, 3, func(cfg *streammanager.Config) { cfg.GCGrace = time.Second }, scrubbing)
 	e := c.codedStream("heal/rotten-shard")[0]
 	holder := c.nodeAt(e.Erasure.Shards[0].Addr)
 	path := filepath.Join(c.dirs[holder], fmt.Sprintf("%016x.shard0", e.Id))
