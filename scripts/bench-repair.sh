@@ -7,7 +7,7 @@
 # the spare node (throttled by the target's --repair-rate). It prints both
 # latency tables and the ratio of the p99s (the goal: at most 2).
 #
-#   FILL_MIB=512 DURATION=10s REPAIR_RATE=32MiB BASE_PORT=25400 bash scripts/bench-repair.sh
+#   FILL_MIB=512 DURATION=10s REPAIR_RATE=16MiB BASE_PORT=25400 bash scripts/bench-repair.sh
 #
 # NODE_FLAGS adds flags to every extent-node.
 set -euo pipefail
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 fill_mib=${FILL_MIB:-512}
 duration=${DURATION:-10s}
-repair_rate=${REPAIR_RATE:-32MiB}
+repair_rate=${REPAIR_RATE:-16MiB}
 base=${BASE_PORT:-25400}
 go build -o bin/ ./cmd/...
 mkdir -p data
