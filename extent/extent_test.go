@@ -387,34 +387,14 @@ func TestConcurrentAppendersAndReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	var (
-		mu      sync.Mutex
-		written = map[uint64]Block{}
-		wg      sync.WaitGroup
-		stop    = make(chan struct{})
-	)
-	for w := range appenders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perAppender {
-				b := Block{Payload: fmt.Appendf(nil, "writer %d block %d %s", w, i, bytes.Repeat([]byte{'x'}, i*97)), UserData: fmt.Appendf(nil, "%d/%d", w, i)}
-				offs, err := e.Append(b)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				written[offs[0]] = b
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := make(chan struct{})
 	readerErrs := make(chan error, 4)
 	for range 4 {
 		go func() { readerErrs <- tailUntil(e, stop) }()
 	}
-	wg.Wait()
+	written := appendConcurrently(t, e, appenders, perAppender, func(w, i int) Block {
+		return Block{Payload: fmt.Appendf(nil, "writer %d block %d %s", w, i, bytes.Repeat([]byte{'x'}, i*97)), UserData: fmt.Appendf(nil, "%d/%d", w, i)}
+	})
 	close(stop)
 	for range 4 {
 		if err := <-readerErrs; err != nil {
@@ -448,6 +428,38 @@ func tailUntil(e *Extent, stop chan struct{}) error {
 	}
 }
 
+// appendConcurrently runs appenders goroutines that each append
+// perAppender blocks, block(w, i) for appender w, and returns the blocks
+// by the offset they landed at, once every appender is done; a failed
+// append is a test error and ends its appender.
+func appendConcurrently(t *testing.T, e *Extent, appenders, perAppender int, block func(w, i int) Block) map[uint64]Block {
+	t.Helper()
+	var mu sync.Mutex
+	written := map[uint64]Block{}
+	var wg sync.WaitGroup
+	for w := range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perAppender {
+				b := block(w, i)
+				offs, err := e.Append(b)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				written[offs[0]] = b
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return written
+}
+
+// checkContiguous checks that the extent holds exactly the written blocks,
+// want of them, one after another from the header on.
 func checkContiguous(t *testing.T, e *Extent, written map[uint64]Block, want int) {
 	t.Helper()
 	got := readAll(t, e)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/clogs-io/clogs/extent/vfs"
@@ -225,28 +224,11 @@ func TestZeroAheadWithConcurrentAppenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	const writers, perWriter = 6, 40
-	var mu sync.Mutex
-	written := map[uint64]Block{}
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for range perWriter {
-				b := randomBlock(rng)
-				offs, err := e.Append(b)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				written[offs[0]] = b
-				mu.Unlock()
-			}
-		}()
+	rngs := make([]*rand.Rand, writers) // one per appender, used by it alone
+	for w := range rngs {
+		rngs[w] = rand.New(rand.NewPCG(uint64(w), 7))
 	}
-	wg.Wait()
+	written := appendConcurrently(t, e, writers, perWriter, func(w, _ int) Block { return randomBlock(rngs[w]) })
 	checkContiguous(t, e, written, writers*perWriter)
 	waitWriterIdle(e)
 	assertZerosPastEnd(t, e)
